@@ -1,0 +1,25 @@
+"""autograd_core: one reverse-mode autodiff engine for Python floats (Scalar) and numpy arrays (Tensor)."""
+
+from . import primitives
+from .engine import (
+    backward,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    live_nodes,
+    no_grad,
+    set_grad_enabled,
+)
+from .ops import *  # noqa: F403  (the functional API; names listed in ops.__all__)
+from .ops import __all__ as _ops_all
+from .random import default_generator, manual_seed
+from .scalar import Scalar
+from .tensor import Tensor, get_default_dtype, set_default_dtype, tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Scalar", "Tensor", "tensor", "set_default_dtype", "get_default_dtype",
+    "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "live_nodes", "manual_seed", "default_generator", "primitives", *_ops_all,
+]

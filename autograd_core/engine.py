@@ -1,0 +1,427 @@
+"""The one graph engine: node protocol, grad mode, iterative topological sort, backward driver.
+
+`Scalar` and `Tensor` are both `Node`s.  A node that was produced by an operation while grad
+mode was on records the `Op` (whose backward rules live in `primitives.py`), its parent nodes
+and an op-specific context; a leaf has ``_op is None``.  `backward` and `grad` walk that graph
+once, iteratively, in reverse topological order.
+
+Rules are written once against a *namespace* ``ns``: without ``create_graph`` the rule sees
+plain values (floats or ndarrays) and ``ns`` is plain maths, so backward records nothing and
+pays nothing; with ``create_graph`` the rule sees the nodes themselves and ``ns`` is the
+engine's own differentiable ops, so the gradient is itself a graph (higher derivatives).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+__all__ = [
+    "Node",
+    "Op",
+    "backward",
+    "grad",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "live_nodes",
+]
+
+
+class _State:
+    """Process-wide engine switches (single-threaded by design; see README)."""
+
+    grad_enabled = True
+    # Stamp shared by in-place ops: a node stores the stamp current when it was recorded and a
+    # tensor stores the stamp of its last in-place write, so "modified after it was saved" is
+    # one integer comparison and costs nothing when no in-place op ever ran.
+    inplace_stamp = 0
+    # Current nn.Module path (a tuple of names), recorded on every new node for the drawing.
+    scope: tuple[str, ...] = ()
+    # Set by detect_anomaly(): nodes remember where they were created; grads are checked.
+    anomaly = False
+    anomaly_check_forward = False
+
+
+STATE = _State()
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Context manager / decorator that turns graph recording on or off.
+
+    >>> with set_grad_enabled(False):
+    ...     pass
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self.prev: list[bool] = []
+
+    def __enter__(self) -> None:
+        self.prev.append(STATE.grad_enabled)
+        STATE.grad_enabled = self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.grad_enabled = self.prev.pop()
+
+
+class no_grad(set_grad_enabled):
+    """Record nothing inside: ``with no_grad(): ...`` or ``@no_grad()``."""
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Record again inside a ``no_grad`` block: ``with enable_grad(): ...``."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+def is_grad_enabled() -> bool:
+    """True when new operations are being recorded."""
+    return STATE.grad_enabled
+
+
+class Op:
+    """A primitive: its name, forwards, one backward rule per input, and test metadata.
+
+    ``vjps[i](ns, g, out, ctx, *inputs)`` returns the gradient for input ``i`` given the
+    output gradient ``g``.  ``saves`` names the inputs (by index) whose values the rules read
+    and ``saves_out`` whether they read the output; only those are checked for in-place
+    modification.  ``domain`` and ``kinks`` describe where the op is smooth, for the
+    property tests and the strategies in ``autograd_core.testing``.
+    """
+
+    __slots__ = ("name", "fwd", "sfwd", "vjps", "saves", "saves_out", "domain", "kinks",
+                 "smooth2", "__dict__")
+
+    def __init__(self, name: str, fwd: Callable | None, sfwd: Callable | None,
+                 vjps: Sequence[Callable], *, saves: tuple[int, ...] = (),
+                 saves_out: bool = False, domain: dict[int, str] | None = None,
+                 kinks: dict[int, tuple[float, ...]] | str | None = None,
+                 smooth2: bool = True) -> None:
+        self.name = name
+        self.fwd = fwd
+        self.sfwd = sfwd
+        self.vjps = tuple(vjps)
+        self.saves = saves
+        self.saves_out = saves_out
+        self.domain = domain or {}
+        self.kinks = kinks or {}
+        self.smooth2 = smooth2
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+
+class Node:
+    """What every differentiable value is.  Identity-hashed; never compared by value here.
+
+    ``_parents`` is a tuple of nodes for a recorded node, ``()`` for a leaf, and ``None``
+    once backward has released the node (a second backward then raises).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_op", "_parents", "_ctx", "_stamp",
+                 "__dict__", "__weakref__")
+
+    # Rarely set, so they live in the (lazily created) instance dict, not in every node.
+    _hooks: dict[int, Callable] | None = None
+    _retains_grad = False
+    _meta: dict | None = None
+    _vc: list[int] | None = None
+    name: str | None = None
+
+    # Filled in by the subclasses: the namespace rules see without / with create_graph.
+    _plain_ns: Any = None
+    _graph_ns: Any = None
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for nodes not produced by a recorded op (user-created or detached)."""
+        return self._op is None
+
+    @property
+    def op_name(self) -> str:
+        """The short label of the op that produced this node ("" for a leaf)."""
+        return "" if self._op is None else self._op.name
+
+    # -- hooks the driver calls; Scalar and Tensor override them ----------------------------
+    def _wrap_grad(self, g: Any) -> Any:
+        return g
+
+    def _unwrap_grad(self, g: Any) -> Any:
+        return g
+
+    def _accumulate(self, g: Any, create_graph: bool, fresh: bool) -> None:
+        raise NotImplementedError
+
+    def _seed_grad(self, grad: Any, create_graph: bool) -> Any:
+        raise NotImplementedError
+
+    def _describe(self) -> str:
+        raise NotImplementedError
+
+
+class Const(Node):
+    """A non-node operand (a Python number or array) standing in a graph as a constant."""
+
+    __slots__ = ()
+
+    def _describe(self) -> str:
+        return f"constant {self.data!r}"
+
+
+_new = object.__new__
+
+
+def const(data: Any) -> Const:
+    """Wrap ``data`` as a constant parent (never requires grad)."""
+    c = _new(Const)
+    c.data = data
+    c.requires_grad = False
+    c._op = None
+    c._parents = ()
+    return c
+
+
+def _record(out: Node, op: Op, parents: tuple, ctx: Any = None) -> Node:
+    """Attach ``op`` and ``parents`` to a freshly made ``out`` (grad mode checked by caller)."""
+    out.requires_grad = True
+    out._op = op
+    out._parents = parents
+    out._ctx = ctx
+    out._stamp = STATE.inplace_stamp
+    if STATE.scope or STATE.anomaly:
+        _annotate(out)
+    return out
+
+
+def _annotate(out: Node) -> None:
+    """Remember the module path and (in anomaly mode) the creation site of ``out``."""
+    meta = {"scope": STATE.scope}
+    if STATE.anomaly:
+        from .anomaly import creation_site, check_forward
+
+        meta["site"] = creation_site()
+        if STATE.anomaly_check_forward:
+            check_forward(out)
+    out._meta = meta
+
+
+def toposort(roots: Iterable[Node], targets: set[int] | None = None
+             ) -> tuple[list[Node], set[int] | None]:
+    """Nodes reachable from ``roots`` that require grad, outputs first (iterative DFS).
+
+    With ``targets`` (ids) also returns the ids of nodes lying on a path to a target, so
+    ``grad(y, x)`` runs only the rules that matter.
+    """
+    post: list[Node] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(r, False) for r in roots]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            post.append(node)
+            continue
+        key = id(node)
+        if key in seen:
+            continue
+        seen.add(key)
+        stack.append((node, True))
+        for p in node._parents or ():
+            if p.requires_grad and id(p) not in seen:
+                stack.append((p, False))
+    needed = None
+    if targets is not None:
+        needed = set(targets)
+        for node in post:  # parents come before children in post-order
+            if any(id(p) in needed for p in node._parents or ()):
+                needed.add(id(node))
+    post.reverse()
+    return post, needed
+
+
+def _released_error(node: Node) -> RuntimeError:
+    return RuntimeError(
+        f"backward: trying to backward through the graph a second time: the saved values of "
+        f"op '{node.op_name}' ({node._describe()}) were freed by the previous backward. "
+        f"Pass retain_graph=True to the first backward() if you need to call it twice.")
+
+
+def _modified_error(node: Node, who: Node) -> RuntimeError:
+    return RuntimeError(
+        f"backward: a value saved by op '{node.op_name}' ({who._describe()}) was modified by "
+        f"an in-place operation after it was saved, so its gradient would be wrong. Use the "
+        f"out-of-place form of the in-place op, or clone() the value before modifying it.")
+
+
+def _check_saved(node: Node) -> None:
+    """Raise if an input or output that the op's rules read was modified in place."""
+    op, stamp = node._op, node._stamp
+    for i in op.saves:
+        vc = node._parents[i]._vc
+        if vc is not None and vc[0] > stamp:
+            raise _modified_error(node, node._parents[i])
+    if op.saves_out:
+        vc = node._vc
+        if vc is not None and vc[0] > stamp:
+            raise _modified_error(node, node)
+
+
+def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph: bool,
+                 create_graph: bool, inputs: Sequence[Node] | None = None,
+                 allow_unused: bool = False) -> list[Any] | None:
+    """The backward driver shared by ``Node.backward`` and ``grad``.
+
+    Without ``inputs``: accumulates into the leaves' ``.grad``.  With ``inputs``: returns
+    their gradients (in ``inputs`` order) and leaves every ``.grad`` untouched.
+    """
+    targets = None if inputs is None else {id(x) for x in inputs}
+    order, needed = toposort(roots, targets)
+    pending: dict[int, Any] = {}
+    for r, g in zip(roots, root_grads):
+        key = id(r)
+        pending[key] = g if key not in pending else pending[key] + g
+    captured: dict[int, Any] = {}
+    handed_out: set[int] = {id(g) for g in root_grads}  # arrays a leaf may not keep as-is
+    check_saved = STATE.inplace_stamp != 0
+    anomaly = STATE.anomaly
+    prev_mode = STATE.grad_enabled
+    STATE.grad_enabled = create_graph
+    try:
+        for node in order:
+            g = pending.pop(id(node), None)
+            if g is None:
+                continue
+            if node._hooks:
+                for hook in tuple(node._hooks.values()):
+                    res = hook(node._wrap_grad(g))
+                    if res is not None:
+                        g = node._unwrap_grad(res)
+            if targets is not None and id(node) in targets:
+                captured[id(node)] = g
+            op = node._op
+            if op is None:
+                if targets is None:
+                    node._accumulate(g, create_graph, _fresh(g, handed_out))
+                continue
+            if node._retains_grad and targets is None:
+                node._accumulate(g, create_graph, _fresh(g, handed_out))
+            parents = node._parents
+            if parents is None:
+                raise _released_error(node)
+            if check_saved:
+                _check_saved(node)
+            if create_graph:  # rules see nodes (constants as their raw values)
+                ns, out = node._graph_ns, node
+                args = tuple([p.data if type(p) is Const else p for p in parents])
+            else:
+                ns, out = node._plain_ns, node.data
+                args = tuple([p.data for p in parents])
+            vjps, ctx = op.vjps, node._ctx
+            for i, p in enumerate(parents):
+                if not p.requires_grad or (needed is not None and id(p) not in needed):
+                    continue
+                pg = ns.unbroadcast(vjps[i](ns, g, out, ctx, *args), p)
+                if anomaly:
+                    from .anomaly import check_backward
+
+                    check_backward(node, i, pg)
+                key = id(p)
+                prev = pending.get(key)
+                pending[key] = pg if prev is None else prev + pg
+            if not retain_graph:
+                node._parents = None
+                node._ctx = None
+    finally:
+        STATE.grad_enabled = prev_mode
+    if inputs is None:
+        return None
+    result = []
+    for k, x in enumerate(inputs):
+        g = captured.get(id(x))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {k} ({x._describe()}) was not used to compute the outputs; "
+                    f"pass allow_unused=True to get None for it.")
+            result.append(None)
+        else:
+            result.append(x._wrap_grad(g))
+    return result
+
+
+def _fresh(g: Any, handed_out: set[int]) -> bool:
+    """Whether a leaf may keep ``g`` itself as its ``.grad`` (no other leaf shares it)."""
+    base = getattr(g, "base", None)
+    key = id(g) if base is None else id(base)
+    if key in handed_out:
+        return False
+    handed_out.add(key)
+    handed_out.add(id(g))
+    return True
+
+
+def backward(node: Node, grad: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
+    """Accumulate d(node)/d(leaf) into every leaf's ``.grad`` (see ``Tensor.backward``)."""
+    if not node.requires_grad:
+        raise RuntimeError(
+            f"backward: {node._describe()} does not require grad and has no graph; did you "
+            f"forget requires_grad=True on an input, or run the forward under no_grad()?")
+    seed = node._seed_grad(grad, create_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    run_backward([node], [seed], retain_graph, create_graph)
+
+
+def grad(outputs: Node | Sequence[Node], inputs: Node | Sequence[Node],
+         grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple[Any, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, without touching any ``.grad``.
+
+    Like ``torch.autograd.grad``: returns a tuple with one gradient per input (a Tensor for
+    a Tensor input, a float -- or a Scalar with ``create_graph`` -- for a Scalar input).
+
+    >>> import autograd_core as ag
+    >>> x = ag.tensor([1.0, 2.0], requires_grad=True)
+    >>> (gx,) = ag.grad((x * x).sum(), x)
+    >>> gx.tolist()
+    [2.0, 4.0]
+    """
+    outs = [outputs] if isinstance(outputs, Node) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Node) else list(inputs)
+    if grad_outputs is None:
+        gos: list[Any] = [None] * len(outs)
+    elif isinstance(grad_outputs, (list, tuple)):
+        gos = list(grad_outputs)
+    else:
+        gos = [grad_outputs]
+    if len(gos) != len(outs):
+        raise ValueError(f"grad: got {len(gos)} grad_outputs for {len(outs)} outputs")
+    for k, x in enumerate(ins):
+        if not isinstance(x, Node) or not x.requires_grad:
+            raise RuntimeError(f"grad: input {k} does not require grad")
+    for k, o in enumerate(outs):
+        if not o.requires_grad:
+            raise RuntimeError(
+                f"grad: output {k} ({o._describe()}) does not require grad; it does not "
+                f"depend on any input that requires grad")
+    seeds = [o._seed_grad(g, create_graph) for o, g in zip(outs, gos)]
+    if retain_graph is None:
+        retain_graph = create_graph
+    res = run_backward(outs, seeds, retain_graph, create_graph, ins, allow_unused)
+    assert res is not None
+    return tuple(res)
+
+
+def live_nodes() -> int:
+    """How many recorded (non-leaf, unreleased) graph nodes are alive; for leak tests."""
+    import gc
+
+    return sum(1 for o in gc.get_objects()
+               if isinstance(o, Node) and o._op is not None and o._parents is not None)

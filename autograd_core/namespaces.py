@@ -1,0 +1,86 @@
+"""The plain namespaces backward rules see without create_graph: numpy (Tensor) and math (Scalar).
+
+Their graph-recording twins are built from the engine's own ops in ``ops.py`` and
+``scalar.py``; the four expose the same names.  ``unbroadcast`` is the one place where a
+gradient is summed back to its input's shape (and cast back to its dtype).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from .primitives import _sexp, _slog, _spow, fold_np, windows_np
+
+
+def sum_to_shape(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``g`` over the axes that broadcasting added or stretched, giving ``shape``."""
+    lead = g.ndim - len(shape)
+    if lead < 0:
+        return np.reshape(g, shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
+    if axes:
+        g = np.sum(g, axis=axes)
+    return np.reshape(g, shape)
+
+
+def _unbroadcast(g: Any, parent: Any) -> np.ndarray:
+    data = parent.data
+    if type(g) is not np.ndarray:
+        g = np.asarray(g)
+    if g.shape != data.shape:
+        g = sum_to_shape(g, data.shape)
+    if g.dtype != data.dtype:
+        g = g.astype(data.dtype)
+    return g
+
+
+def _scatter(g: Any, ctx: tuple[Any, bool], shape: tuple[int, ...]) -> np.ndarray:
+    """Adjoint of indexing: a zero array of ``shape`` with ``g`` added at ``index``."""
+    index, basic = ctx
+    out = np.zeros(shape, dtype=np.result_type(g))
+    if basic:  # basic indices never repeat an element: plain assignment is exact
+        out[index] = g
+    else:  # advanced indices may repeat: accumulate
+        np.add.at(out, index, g)
+    return out
+
+
+def _within(a: Any, lo: Any, hi: Any) -> Any:
+    if lo is None:
+        return a <= hi
+    if hi is None:
+        return a >= lo
+    return (a >= lo) & (a <= hi)
+
+
+def _np_sum(x: Any, axis: Any, keepdims: bool) -> Any:
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+NUMPY_NS = SimpleNamespace(
+    exp=np.exp, log=np.log, sin=np.sin, cos=np.cos, sign=np.sign, pow=np.power,
+    where=np.where, eq=np.equal, within=_within, sum=_np_sum,
+    expand=np.broadcast_to, reshape=np.reshape, transpose=np.transpose,
+    expand_dims=np.expand_dims, matmul=np.matmul, mT=lambda x: np.swapaxes(x, -1, -2),
+    getitem=lambda x, index: x[index], scatter=_scatter,
+    windows=windows_np, fold=fold_np,
+    cast=lambda x, dtype: np.asarray(x).astype(dtype, copy=False),
+    unbroadcast=_unbroadcast,
+)
+
+
+def _sign(x: float) -> float:
+    return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+
+
+FLOAT_NS = SimpleNamespace(
+    exp=_sexp, log=_slog, sin=math.sin, cos=math.cos, sign=_sign, pow=_spow,
+    where=lambda c, x, y: x if c else y, eq=operator.eq, within=_within,
+    unbroadcast=lambda g, parent: g,
+)

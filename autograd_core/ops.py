@@ -1,0 +1,655 @@
+"""The Tensor functional API: thin wrappers over the primitives, and compositions of them.
+
+Composite functions (``mean``, ``var``, ``logsumexp``, ``softmax``, ``stack``, ...) have no
+backward code of their own: their gradients come from the primitives they are built of.
+"""
+
+from __future__ import annotations
+
+import builtins
+import operator
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from . import primitives as P
+from .engine import STATE, _record, const
+from .namespaces import NUMPY_NS
+from .random import default_generator
+from .tensor import Tensor, _apply, _binary, _make, _operand, _unary, get_default_dtype
+
+__all__ = [
+    "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "sin", "cos",
+    "tanh", "sigmoid", "relu", "abs", "maximum", "minimum", "clip", "clamp", "where",
+    "sign", "astype",
+    "sum", "mean", "var", "std", "max", "min", "argmax", "argmin", "logsumexp", "norm",
+    "softmax", "log_softmax",
+    "reshape", "permute", "transpose", "swapaxes", "squeeze", "unsqueeze", "expand",
+    "broadcast_to", "flatten", "getitem", "cat", "concatenate", "stack", "split", "pad",
+    "matmul", "sliding_windows", "fold_windows",
+    "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn", "rand",
+]
+
+
+def _t(x: Any, like: Tensor | None = None) -> Tensor:
+    """``x`` as a Tensor (numbers/arrays become constants; dtype follows ``like``)."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None:
+        return _make(np.asarray(_operand(x, like.data, P.ADD)))
+    return Tensor(x)
+
+
+def _axes(x: Tensor, axis: Any, dim: Any = None) -> tuple[int, ...] | None:
+    """Normalise ``axis`` (or PyTorch's ``dim``) to a sorted tuple of non-negative ints."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError("pass either axis= or dim=, not both")
+        axis = dim
+    if axis is None:
+        return None
+    nd = x.data.ndim
+    items = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in items:
+        a = operator.index(a)
+        if not -nd <= a < builtins.max(nd, 1):
+            raise ValueError(f"axis {a} is out of range for a tensor of shape {x.data.shape}")
+        out.append(a % builtins.max(nd, 1))
+    return tuple(sorted(set(out)))
+
+
+def _keep(keepdims: bool, keepdim: bool | None) -> bool:
+    return bool(keepdims if keepdim is None else keepdim)
+
+
+# ------------------------------------------------------------------- elementwise
+def add(a: Any, b: Any) -> Tensor:
+    """``a + b`` with numpy broadcasting."""
+    return _binary(P.ADD, a, b)
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """``a - b`` with numpy broadcasting."""
+    return _binary(P.SUB, a, b)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """``a * b`` with numpy broadcasting."""
+    return _binary(P.MUL, a, b)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """``a / b`` with numpy broadcasting."""
+    return _binary(P.DIV, a, b)
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (torch.pow)
+    """``a ** b``; the gradient in ``b`` needs ``a > 0``."""
+    return _binary(P.POW, a, b)
+
+
+def neg(x: Tensor) -> Tensor:
+    return _unary(P.NEG, _t(x))
+
+
+def exp(x: Tensor) -> Tensor:
+    """e**x.  >>> exp(Tensor([0.0])).tolist()
+    [1.0]"""
+    return _unary(P.EXP, _t(x))
+
+
+def log(x: Tensor) -> Tensor:
+    """Natural logarithm (domain x > 0)."""
+    return _unary(P.LOG, _t(x))
+
+
+def log1p(x: Tensor) -> Tensor:
+    """log(1 + x), accurate for small x (domain x > -1)."""
+    return _unary(P.LOG1P, _t(x))
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Square root; its gradient at 0 is defined as 0 (see the kinks table)."""
+    return _unary(P.SQRT, _t(x))
+
+
+def sin(x: Tensor) -> Tensor:
+    return _unary(P.SIN, _t(x))
+
+
+def cos(x: Tensor) -> Tensor:
+    return _unary(P.COS, _t(x))
+
+
+def tanh(x: Tensor) -> Tensor:
+    return _unary(P.TANH, _t(x))
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + e**-x), computed stably at both tails."""
+    return _unary(P.SIGMOID, _t(x))
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0); relu'(0) = 0."""
+    return _unary(P.RELU, _t(x))
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001  (torch.abs)
+    """|x|; abs'(0) = 0."""
+    return _unary(P.ABS, _t(x))
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum; at ties each input gets half the gradient."""
+    return _binary(P.MAXIMUM, a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum; at ties each input gets half the gradient."""
+    return _binary(P.MINIMUM, a, b)
+
+
+def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    return _unary(P.CLIP, _t(x), min, max)
+
+
+clamp = clip
+
+
+def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1 (no gradient)."""
+    return _make(np.sign(_t(x).data))
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """``x`` where ``condition`` holds, else ``y`` (numpy broadcasting)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        cond = cond.astype(bool)
+    like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
+    if like is None:
+        return Tensor(np.where(cond, x, y))
+    xd = x.data if isinstance(x, Tensor) else _operand(x, like.data, P.WHERE)
+    yd = y.data if isinstance(y, Tensor) else _operand(y, like.data, P.WHERE)
+    try:
+        data = np.where(cond, xd, yd)
+    except ValueError:
+        raise ValueError(f"where: shapes {cond.shape}, {np.shape(xd)} and {np.shape(yd)} "
+                         f"cannot be broadcast together") from None
+    out = _make(data)
+    if STATE.grad_enabled and builtins.any(isinstance(v, Tensor) and v.requires_grad
+                                           for v in (x, y)):
+        _record(out, P.WHERE, (x if isinstance(x, Tensor) else const(xd),
+                               y if isinstance(y, Tensor) else const(yd)), cond)
+    return out
+
+
+def astype(x: Tensor, dtype: Any) -> Tensor:
+    """Cast to ``dtype``; the gradient is cast back to the input's dtype."""
+    dt = np.dtype(dtype)
+    if x.data.dtype == dt:
+        return x
+    if x.requires_grad and dt.kind not in "fc":
+        return _make(x.data.astype(dt))
+    return _unary(P.CAST, x, dt)
+
+
+# -------------------------------------------------------------------- reductions
+def sum(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
+        keepdim: bool | None = None) -> Tensor:
+    """Sum over ``axis`` (int, tuple or None for all); ``dim``/``keepdim`` also accepted."""
+    x = _t(x)
+    return _unary(P.SUM, x, _axes(x, axis, dim), _keep(keepdims, keepdim))
+
+
+def _extremum(op: Any, x: Tensor, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> Tensor:
+    x = _t(x)
+    if x.data.size == 0:
+        raise ValueError(f"{op.name}: cannot reduce an empty tensor of shape {x.data.shape}")
+    return _unary(op, x, _axes(x, axis, dim), _keep(keepdims, keepdim))
+
+
+def max(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
+        keepdim: bool | None = None) -> Tensor:
+    """Largest value over ``axis``; tied maxima share the gradient equally.
+
+    Unlike ``torch.max(x, dim)`` this returns the values only; use ``argmax`` for indices.
+    """
+    return _extremum(P.MAX, x, axis, keepdims, dim, keepdim)
+
+
+def min(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
+        keepdim: bool | None = None) -> Tensor:
+    """Smallest value over ``axis``; tied minima share the gradient equally."""
+    return _extremum(P.MIN, x, axis, keepdims, dim, keepdim)
+
+
+def _count(x: Tensor, axes: tuple[int, ...] | None) -> int:
+    if axes is None:
+        return x.data.size
+    return int(np.prod([x.data.shape[a] for a in axes]))
+
+
+def mean(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+         keepdim: bool | None = None) -> Tensor:
+    """Arithmetic mean over ``axis``."""
+    x = _t(x)
+    axes = _axes(x, axis, dim)
+    return sum(x, axes, _keep(keepdims, keepdim)) / builtins.max(_count(x, axes), 1)
+
+
+def var(x: Tensor, axis: Any = None, keepdims: bool = False, *, correction: int = 1,
+        dim: Any = None, keepdim: bool | None = None, ddof: int | None = None) -> Tensor:
+    """Variance over ``axis`` with ``correction`` (PyTorch's default 1 = unbiased; numpy's
+    ``ddof`` is accepted as an alias; batch norm uses 0)."""
+    x = _t(x)
+    axes = _axes(x, axis, dim)
+    c = correction if ddof is None else ddof
+    d = x - mean(x, axes, True)
+    return sum(d * d, axes, _keep(keepdims, keepdim)) / builtins.max(_count(x, axes) - c, 1)
+
+
+def std(x: Tensor, axis: Any = None, keepdims: bool = False, *, correction: int = 1,
+        dim: Any = None, keepdim: bool | None = None, ddof: int | None = None) -> Tensor:
+    """Standard deviation: ``sqrt(var(...))``."""
+    return sqrt(var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim,
+                    ddof=ddof))
+
+
+def norm(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+         keepdim: bool | None = None) -> Tensor:
+    """Euclidean norm; its gradient at 0 is 0, not NaN."""
+    x = _t(x)
+    return sqrt(sum(x * x, axis, keepdims, dim=dim, keepdim=keepdim))
+
+
+def _argext(fn: Any, x: Tensor, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> Tensor:
+    x = _t(x)
+    if dim is not None:
+        axis = dim
+    return _make(np.asarray(fn(x.data, axis=axis, keepdims=_keep(keepdims, keepdim))))
+
+
+def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False, *,
+           dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    """Indices of the maxima (int64, no gradient)."""
+    return _argext(np.argmax, x, axis, keepdims, dim, keepdim)
+
+
+def argmin(x: Tensor, axis: int | None = None, keepdims: bool = False, *,
+           dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    """Indices of the minima (int64, no gradient)."""
+    return _argext(np.argmin, x, axis, keepdims, dim, keepdim)
+
+
+def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+              keepdim: bool | None = None) -> Tensor:
+    """log(sum(exp(x))) computed stably: the (detached) maximum is subtracted first."""
+    x = _t(x)
+    axes = _axes(x, axis, dim)
+    m = np.max(x.data, axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0).astype(x.data.dtype)
+    out = log(sum(exp(x - m), axes, True)) + m
+    return out if _keep(keepdims, keepdim) else squeeze(out, axes)
+
+
+def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the detached max for stability."""
+    x = _t(x)
+    axes = _axes(x, axis, dim)
+    e = exp(x - np.max(x.data, axis=axes, keepdims=True))
+    return e / sum(e, axes, True)
+
+
+def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """x - logsumexp(x) along ``axis`` (finite even for logits of +-1e4)."""
+    x = _t(x)
+    return x - logsumexp(x, _axes(x, axis, dim), True)
+
+
+# ------------------------------------------------------------------------ shapes
+def _shape_arg(shape: tuple) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def reshape(x: Tensor, *shape: Any) -> Tensor:
+    """Same data, new shape (one dimension may be -1)."""
+    x = _t(x)
+    shape = _shape_arg(shape)
+    try:
+        data = np.reshape(x.data, shape)
+    except ValueError:
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.data.shape} "
+                         f"({x.data.size} elements) into {shape}") from None
+    if data.shape == x.data.shape:
+        return x
+    return _apply(P.RESHAPE, (x,), data, data.shape, view_of=x)
+
+
+def permute(x: Tensor, *dims: Any) -> Tensor:
+    """Reorder the axes (``torch.permute`` / ``numpy.transpose(x, axes)``)."""
+    x = _t(x)
+    axes = _shape_arg(dims)
+    nd = x.data.ndim
+    if sorted(a % builtins.max(nd, 1) for a in axes) != list(range(nd)):
+        raise ValueError(f"permute: {axes} is not a permutation of the axes of a tensor of "
+                         f"shape {x.data.shape}")
+    axes = tuple(a % nd for a in axes)
+    return _apply(P.TRANSPOSE, (x,), np.transpose(x.data, axes), axes, view_of=x)
+
+
+def transpose(x: Tensor, *dims: Any) -> Tensor:
+    """PyTorch semantics: ``transpose(x, d0, d1)`` swaps two axes; with no axes the order
+    is reversed; a full permutation tuple is also accepted (numpy semantics)."""
+    x = _t(x)
+    if not dims:
+        return permute(x, tuple(range(x.data.ndim - 1, -1, -1)))
+    if len(dims) == 2 and all(isinstance(d, (int, np.integer)) for d in dims):
+        return swapaxes(x, dims[0], dims[1])
+    return permute(x, *dims)
+
+
+def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
+    x = _t(x)
+    nd = x.data.ndim
+    for a in (axis1, axis2):
+        if not -nd <= a < nd:
+            raise ValueError(f"swapaxes: axis {a} is out of range for shape {x.data.shape}")
+    axes = list(range(nd))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return permute(x, tuple(axes))
+
+
+def squeeze(x: Tensor, axis: Any = None, *, dim: Any = None) -> Tensor:
+    """Drop size-1 axes (all of them, or those in ``axis``)."""
+    x = _t(x)
+    axes = _axes(x, axis, dim)
+    shape = x.data.shape
+    if axes is None:
+        new = tuple(s for s in shape if s != 1)
+    else:
+        new = tuple(s for i, s in enumerate(shape) if not (i in axes and s == 1))
+    return reshape(x, new)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a size-1 axis at ``dim`` (negative counts from the end of the result)."""
+    x = _t(x)
+    nd = x.data.ndim + 1
+    if not -nd <= dim < nd:
+        raise ValueError(f"unsqueeze: dim {dim} is out of range for shape {x.data.shape}")
+    d = dim % nd
+    shape = x.data.shape
+    return reshape(x, shape[:d] + (1,) + shape[d:])
+
+
+def expand(x: Tensor, *sizes: Any) -> Tensor:
+    """Broadcast to ``sizes`` (``-1`` keeps a dimension), as ``torch.Tensor.expand``."""
+    x = _t(x)
+    sizes = _shape_arg(sizes)
+    lead = len(sizes) - x.data.ndim
+    shape = tuple(x.data.shape[i - lead] if s == -1 and i >= lead else s
+                  for i, s in enumerate(sizes))
+    return broadcast_to(x, shape)
+
+
+def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
+    """Broadcast to ``shape`` without copying (numpy rules)."""
+    x = _t(x)
+    shape = tuple(shape)
+    if shape == x.data.shape:
+        return x
+    try:
+        data = np.broadcast_to(x.data, shape)
+    except ValueError:
+        raise ValueError(f"expand: cannot broadcast a tensor of shape {x.data.shape} to "
+                         f"{shape}") from None
+    return _apply(P.EXPAND, (x,), data, shape, view_of=x)
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge axes ``start_dim..end_dim`` into one (PyTorch semantics)."""
+    x = _t(x)
+    shape = x.data.shape
+    if not shape:
+        return reshape(x, (1,))
+    s, e = start_dim % len(shape), end_dim % len(shape)
+    return reshape(x, shape[:s] + (-1,) + shape[e + 1:])
+
+
+def _normalise_index(index: Any) -> tuple[Any, bool]:
+    """Tensors/lists in an index become arrays; also says whether it is basic indexing."""
+    items = index if isinstance(index, tuple) else (index,)
+    out, basic = [], True
+    for it in items:
+        if isinstance(it, Tensor):
+            it = it.data
+        elif isinstance(it, list):
+            it = np.asarray(it)
+        if isinstance(it, np.ndarray):
+            if it.dtype.kind not in "biu":
+                raise IndexError(f"getitem: index arrays must be integer or boolean, got "
+                                 f"{it.dtype}")
+            basic = False
+        elif not (it is None or it is Ellipsis or isinstance(it, (slice, int, np.integer))):
+            raise IndexError(f"getitem: unsupported index {it!r}")
+        out.append(it)
+    return (tuple(out) if isinstance(index, tuple) else out[0]), basic
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """numpy indexing: ints, slices, None, Ellipsis, integer arrays and boolean masks.
+    Repeated integer indices accumulate their gradients."""
+    x = _t(x)
+    index, basic = _normalise_index(index)
+    try:
+        data = x.data[index]
+    except IndexError as e:
+        raise IndexError(f"getitem: {e} (tensor of shape {x.data.shape})") from None
+    return _apply(P.GETITEM, (x,), data, (index, basic), view_of=x if basic else None)
+
+
+def _scatter(g: Tensor, ctx: Any, shape: tuple[int, ...]) -> Tensor:
+    return _apply(P.SCATTER, (g,), NUMPY_NS.scatter(g.data, ctx, shape), ctx)
+
+
+def cat(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (``torch.cat`` / ``numpy.concatenate``)."""
+    if axis is not None:
+        dim = axis
+    ts = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not ts:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    nd = ts[0].data.ndim
+    if nd == 0 or not -nd <= dim < nd:
+        raise ValueError(f"cat: dim {dim} is out of range for tensors of shape "
+                         f"{ts[0].data.shape}")
+    d = dim % nd
+    try:
+        data = np.concatenate([t.data for t in ts], axis=d)
+    except ValueError:
+        shapes = ", ".join(str(t.data.shape) for t in ts)
+        raise ValueError(f"cat: shapes {shapes} do not match outside dim {d}") from None
+    bounds = np.cumsum([0] + [t.data.shape[d] for t in ts]).tolist()
+    return _apply(P.concat_op(len(ts)), tuple(ts), data, (d, bounds))
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """numpy spelling of ``cat``."""
+    return cat(tensors, axis)
+
+
+def stack(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors along a new axis."""
+    if axis is not None:
+        dim = axis
+    ts = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    shapes = {t.data.shape for t in ts}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got "
+                         f"{', '.join(str(t.data.shape) for t in ts)}")
+    return cat([unsqueeze(t, dim) for t in ts], dim)
+
+
+def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
+          ) -> tuple[Tensor, ...]:
+    """Split into chunks of a given size, or of the given sizes (``torch.split``)."""
+    x = _t(x)
+    n = x.data.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise ValueError(f"split: split size must be positive, got {step}")
+        sizes = [builtins.min(step, n - i) for i in range(0, n, step)]
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of shape "
+                             f"{x.data.shape})")
+    d = dim % x.data.ndim
+    out, start = [], 0
+    for s in sizes:
+        out.append(getitem(x, (slice(None),) * d + (slice(start, start + s),)))
+        start += s
+    return tuple(out)
+
+
+def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
+    """Constant padding, numpy-style ``pad_width`` (an int, a pair, or one pair per axis)."""
+    x = _t(x)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (x.data.ndim, 2))
+    widths_t = tuple((int(a), int(b)) for a, b in widths)
+    if builtins.any(a < 0 or b < 0 for a, b in widths_t):
+        raise ValueError(f"pad: widths must be non-negative, got {widths_t}")
+    return _unary(P.PAD, x, widths_t, value)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with numpy semantics: 1-D, 2-D, batched, broadcast batch dims."""
+    if not isinstance(a, Tensor):
+        a = _t(a, b)
+    if not isinstance(b, Tensor):
+        b = _t(b, a)
+    ad, bd = a.data, b.data
+    if ad.ndim == 0 or bd.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least one dimension, got shapes "
+                         f"{ad.shape} and {bd.shape}; use * for scaling")
+    try:
+        data = np.matmul(ad, bd)
+    except ValueError:
+        raise ValueError(f"matmul: shapes {ad.shape} and {bd.shape} are not aligned") from None
+    out = _make(data if type(data) is np.ndarray else np.asarray(data))
+    if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
+        _record(out, P.MATMUL, (a, b))
+    return out
+
+
+def sliding_windows(x: Tensor, kernel_size: tuple[int, int], stride: tuple[int, int] = (1, 1)
+                    ) -> Tensor:
+    """Zero-copy view (..., OH, OW, KH, KW) of the windows over the last two axes (im2col's
+    first half).  Its gradient is the col2im accumulation (``fold_windows``)."""
+    x = _t(x)
+    kh, kw = kernel_size
+    h, w = x.data.shape[-2:]
+    if kh > h or kw > w or kh <= 0 or kw <= 0:
+        raise ValueError(f"sliding_windows: kernel {tuple(kernel_size)} does not fit input of "
+                         f"shape {x.data.shape}")
+    ctx = (tuple(kernel_size), tuple(stride))
+    return _apply(P.WINDOWS, (x,), P.windows_np(x.data, *ctx), ctx)
+
+
+def fold_windows(g: Tensor, size: tuple[int, int], stride: tuple[int, int] = (1, 1)) -> Tensor:
+    """Adjoint of ``sliding_windows``: sums each window back into an array of ``size``."""
+    g = _t(g)
+    ctx = (tuple(size), tuple(stride))
+    return _apply(P.FOLD, (g,), P.fold_np(g.data, *ctx), ctx)
+
+
+# ------------------------------------------------------------------ constructors
+def _dt(dtype: Any) -> np.dtype:
+    return get_default_dtype() if dtype is None else np.dtype(dtype)
+
+
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros(_shape_arg(shape), _dt(dtype)), requires_grad=requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones(_shape_arg(shape), _dt(dtype)), requires_grad=requires_grad)
+
+
+def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False
+         ) -> Tensor:
+    return Tensor(np.full(shape, fill_value, _dt(dtype)), requires_grad=requires_grad)
+
+
+def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros_like(_t(x).data, dtype=dtype), requires_grad=requires_grad)
+
+
+def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones_like(_t(x).data, dtype=dtype), requires_grad=requires_grad)
+
+
+def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None
+           ) -> Tensor:
+    data = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    return Tensor(data.astype(_dt(dtype)))
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
+    return Tensor(np.eye(n, m, dtype=_dt(dtype)))
+
+
+def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
+          generator: np.random.Generator | None = None) -> Tensor:
+    """Standard normal samples from ``generator`` (default: the one ``manual_seed`` sets)."""
+    gen = generator or default_generator()
+    data = gen.standard_normal(_shape_arg(shape)).astype(_dt(dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False,
+         generator: np.random.Generator | None = None) -> Tensor:
+    """Uniform [0, 1) samples from ``generator`` (default: the one ``manual_seed`` sets)."""
+    gen = generator or default_generator()
+    data = gen.random(_shape_arg(shape)).astype(_dt(dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+# --------------------------------------------------- the namespace rules see (graph)
+def _unbroadcast(g: Tensor, parent: Any) -> Tensor:
+    data = parent.data
+    if g.data.shape != data.shape:  # the same axes as namespaces.sum_to_shape, recorded
+        lead = g.data.ndim - len(data.shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(data.shape) if s == 1 and g.data.shape[lead + i] != 1)
+        g = reshape(sum(g, axes) if axes else g, data.shape)
+    if g.data.dtype != data.dtype:
+        g = astype(g, data.dtype)
+    return g
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+GRAPH_NS = SimpleNamespace(
+    exp=exp, log=log, sin=sin, cos=cos, sign=sign, pow=pow, where=where,
+    eq=lambda a, b: _make(np.asarray(np.equal(_data(a), _data(b)))),
+    within=lambda a, lo, hi: NUMPY_NS.within(_data(a), lo, hi),
+    sum=sum, expand=broadcast_to, reshape=reshape, transpose=permute,
+    expand_dims=unsqueeze, matmul=matmul, mT=lambda x: swapaxes(x, -1, -2),
+    getitem=getitem, scatter=_scatter, windows=sliding_windows, fold=fold_windows,
+    cast=lambda x, dtype: astype(_t(x), dtype), unbroadcast=_unbroadcast,
+)
+Tensor._graph_ns = GRAPH_NS

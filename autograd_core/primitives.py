@@ -1,0 +1,297 @@
+"""The rule table: every primitive op with its forwards and one backward rule per input.
+
+A rule has the signature ``rule(ns, g, out, ctx, *inputs)`` and returns the gradient for its
+input.  ``ns`` supplies the few functions a rule needs (``ns.exp``, ``ns.where``, ...): plain
+numpy / math without create_graph, the engine's own ops with it -- so each rule is written
+once and is itself differentiable.  Rules never mention broadcasting: the engine sums each
+gradient back to its input's shape in one place (``ns.unbroadcast``).  Rules reuse the output
+``out`` wherever the derivative is a function of it (exp, tanh, sigmoid, sqrt, div).
+
+Conventions at kinks (tested in tests/test_kinks.py):
+
+=================  ====================================================================
+op                 convention
+=================  ====================================================================
+relu'(0)           0  (strict mask ``x > 0``; relu == maximum(x, 0) away from 0 only)
+abs'(0)            0  (``sign(0) = 0``)
+maximum / minimum  ties split the gradient equally between the two inputs (as PyTorch)
+max / min reduce   ties split the gradient equally among all tied elements (as amax)
+clip(x, lo, hi)    gradient passes on the closed interval ``lo <= x <= hi``
+sqrt'(0)           0 instead of inf, so ``sqrt(x**2)`` and norms are 0 at 0, not NaN
+=================  ====================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .engine import Op
+
+__all__ = ["OPS"]
+
+OPS: dict[str, Op] = {}
+
+
+def defop(name: str, fwd: Any, sfwd: Any, *vjps: Any, **meta: Any) -> Op:
+    """Create and register a primitive; the table is keyed by name."""
+    op = Op(name, fwd, sfwd, vjps, **meta)
+    OPS[name] = op
+    return op
+
+
+# ---------------------------------------------------------------- scalar (math) forwards
+def _slog(x: float) -> float:
+    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+
+
+def _slog1p(x: float) -> float:
+    return math.log1p(x) if x > -1 else (-math.inf if x == -1 else math.nan)
+
+
+def _ssqrt(x: float) -> float:
+    return math.sqrt(x) if x >= 0 else math.nan
+
+
+def _sexp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def _ssigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _sdiv(a: float, b: float) -> float:
+    try:
+        return a / b
+    except ZeroDivisionError:
+        return math.nan if a == 0 or a != a else math.copysign(math.inf, a) * math.copysign(1, b)
+
+
+def _spow(a: float, b: float) -> float:
+    try:
+        r = a ** b
+    except ZeroDivisionError:
+        return math.inf
+    except OverflowError:
+        return math.inf
+    return math.nan if isinstance(r, complex) else r
+
+
+def _np_sigmoid(x: np.ndarray) -> np.ndarray:
+    # tanh form: stable at both tails, no overflow warning, keeps float32.
+    return 0.5 * np.tanh(0.5 * x) + 0.5
+
+
+# ---------------------------------------------------------------------- elementwise
+ADD = defop("add", np.add, lambda a, b: a + b,
+            lambda ns, g, out, ctx, a, b: g,
+            lambda ns, g, out, ctx, a, b: g)
+SUB = defop("sub", np.subtract, lambda a, b: a - b,
+            lambda ns, g, out, ctx, a, b: g,
+            lambda ns, g, out, ctx, a, b: -g)
+MUL = defop("mul", np.multiply, lambda a, b: a * b,
+            lambda ns, g, out, ctx, a, b: g * b,
+            lambda ns, g, out, ctx, a, b: g * a, saves=(0, 1))
+DIV = defop("div", np.divide, _sdiv,
+            lambda ns, g, out, ctx, a, b: g / b,
+            lambda ns, g, out, ctx, a, b: -g * out / b,
+            saves=(1,), saves_out=True, domain={1: "nonzero"})
+POW = defop("pow", np.power, _spow,
+            lambda ns, g, out, ctx, a, b: g * b * ns.pow(a, b - 1),
+            lambda ns, g, out, ctx, a, b: g * out * ns.log(a),
+            saves=(0, 1), saves_out=True, domain={0: "positive"})
+NEG = defop("neg", np.negative, lambda a: -a,
+            lambda ns, g, out, ctx, a: -g)
+EXP = defop("exp", np.exp, _sexp,
+            lambda ns, g, out, ctx, a: g * out, saves_out=True)
+LOG = defop("log", np.log, _slog,
+            lambda ns, g, out, ctx, a: g / a, saves=(0,), domain={0: "positive"})
+LOG1P = defop("log1p", np.log1p, _slog1p,
+              lambda ns, g, out, ctx, a: g / (a + 1), saves=(0,), domain={0: "gt_minus_one"})
+SIN = defop("sin", np.sin, math.sin,
+            lambda ns, g, out, ctx, a: g * ns.cos(a), saves=(0,))
+COS = defop("cos", np.cos, math.cos,
+            lambda ns, g, out, ctx, a: -g * ns.sin(a), saves=(0,))
+TANH = defop("tanh", np.tanh, math.tanh,
+             lambda ns, g, out, ctx, a: g * (1 - out * out), saves_out=True)
+SIGMOID = defop("sigmoid", _np_sigmoid, _ssigmoid,
+                lambda ns, g, out, ctx, a: g * out * (1 - out), saves_out=True)
+
+
+def _sqrt_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
+    # sqrt'(0) := 0 (see table above).  The inner where keeps the unused branch finite so
+    # that the second derivative is not 0 * inf = NaN either.
+    zero = ns.eq(out, 0)
+    return ns.where(zero, 0, g / (2 * ns.where(zero, 1, out)))
+
+
+SQRT = defop("sqrt", np.sqrt, _ssqrt, _sqrt_vjp, saves_out=True,
+             domain={0: "positive"}, kinks={0: (0.0,)})
+RELU = defop("relu", lambda a: np.maximum(a, 0), lambda a: a if a > 0 else 0.0,
+             lambda ns, g, out, ctx, a: g * (a > 0), saves=(0,), kinks={0: (0.0,)})
+ABS = defop("abs", np.abs, abs,
+            lambda ns, g, out, ctx, a: g * ns.sign(a), saves=(0,), kinks={0: (0.0,)})
+
+
+def _max_vjp(ns: Any, g: Any, a: Any, b: Any) -> Any:
+    return ns.where(ns.eq(a, b), g * 0.5, g * (a > b))
+
+
+def _min_vjp(ns: Any, g: Any, a: Any, b: Any) -> Any:
+    return ns.where(ns.eq(a, b), g * 0.5, g * (a < b))
+
+
+MAXIMUM = defop("maximum", np.maximum, max,
+                lambda ns, g, out, ctx, a, b: _max_vjp(ns, g, a, b),
+                lambda ns, g, out, ctx, a, b: _max_vjp(ns, g, b, a),
+                saves=(0, 1), kinks="ties")
+MINIMUM = defop("minimum", np.minimum, min,
+                lambda ns, g, out, ctx, a, b: _min_vjp(ns, g, a, b),
+                lambda ns, g, out, ctx, a, b: _min_vjp(ns, g, b, a),
+                saves=(0, 1), kinks="ties")
+# ctx = (lo, hi), either may be None.
+CLIP = defop("clip", lambda a, lo, hi: np.clip(a, lo, hi),
+             lambda a, lo, hi: min(max(a, -math.inf if lo is None else lo),
+                                   math.inf if hi is None else hi),
+             lambda ns, g, out, ctx, a: ns.where(ns.within(a, *ctx), g, 0),
+             saves=(0,), kinks="bounds")
+# ctx = the boolean condition (a constant array).
+WHERE = defop("where", lambda c, a, b: np.where(c, a, b), lambda c, a, b: a if c else b,
+              lambda ns, g, out, ctx, a, b: ns.where(ctx, g, 0),
+              lambda ns, g, out, ctx, a, b: ns.where(ctx, 0, g))
+# Changes dtype only; the engine casts every gradient back to its input's dtype.
+CAST = defop("cast", lambda a, dtype: a.astype(dtype), None,
+             lambda ns, g, out, ctx, a: g)
+
+
+# ----------------------------------------------------------------------- reductions
+def _keep_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[int, ...]:
+    """``shape`` with the reduced axes kept as size 1 (axis normalised, non-negative)."""
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else s for i, s in enumerate(shape))
+
+
+def _sum_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
+    axis, keepdims = ctx
+    if not keepdims:
+        g = ns.reshape(g, _keep_shape(a.shape, axis))
+    return ns.expand(g, a.shape)
+
+
+def _extremum_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
+    # Ties share the gradient equally: g * 1[a == max] / (number of ties).
+    axis, keepdims = ctx
+    if not keepdims:
+        kshape = _keep_shape(a.shape, axis)
+        g, out = ns.reshape(g, kshape), ns.reshape(out, kshape)
+    mask = ns.cast(ns.eq(a, out), g.dtype)
+    return g * mask / ns.sum(mask, axis, True)
+
+
+SUM = defop("sum", lambda a, axis, keepdims: np.sum(a, axis, keepdims=keepdims), None,
+            _sum_vjp)
+MAX = defop("max", lambda a, axis, keepdims: np.max(a, axis, keepdims=keepdims), None,
+            _extremum_vjp, saves=(0,), saves_out=True, kinks="ties")
+MIN = defop("min", lambda a, axis, keepdims: np.min(a, axis, keepdims=keepdims), None,
+            _extremum_vjp, saves=(0,), saves_out=True, kinks="ties")
+
+
+# --------------------------------------------------------------------------- shapes
+RESHAPE = defop("reshape", lambda a, shape: np.reshape(a, shape), None,
+                lambda ns, g, out, ctx, a: ns.reshape(g, a.shape))
+TRANSPOSE = defop("transpose", lambda a, axes: np.transpose(a, axes), None,
+                  lambda ns, g, out, ctx, a: ns.transpose(g, tuple(np.argsort(ctx))))
+# The engine's unbroadcast sums the gradient back to the input's shape: the rule is g.
+EXPAND = defop("expand", lambda a, shape: np.broadcast_to(a, shape), None,
+               lambda ns, g, out, ctx, a: g)
+# ctx = (index, is_basic); the adjoint pair getitem <-> scatter (index-add into zeros).
+GETITEM = defop("getitem", lambda a, index, basic: a[index], None,
+                lambda ns, g, out, ctx, a: ns.scatter(g, ctx, a.shape))
+SCATTER = defop("scatter", None, None,
+                lambda ns, g, out, ctx, a: ns.getitem(g, ctx[0]))
+# ctx = (((before, after), ...) per axis, fill value); adjoint: slice the border off again.
+PAD = defop("pad", lambda a, widths, value: np.pad(a, widths, constant_values=value), None,
+            lambda ns, g, out, ctx, a: ns.getitem(
+                g, tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(ctx[0]))))
+
+
+def _matmul_vjp_a(ns: Any, g: Any, out: Any, ctx: Any, a: Any, b: Any) -> Any:
+    if b.ndim == 1:  # out (..., n) or (); ga = g ⊗ b
+        return ns.expand_dims(g, -1) * b
+    if a.ndim == 1:  # out (..., m); ga[k] = Σ_m b[..., k, m] g[..., m]
+        return ns.matmul(b, ns.expand_dims(g, -1))[..., 0]
+    return ns.matmul(g, ns.mT(b))
+
+
+def _matmul_vjp_b(ns: Any, g: Any, out: Any, ctx: Any, a: Any, b: Any) -> Any:
+    if a.ndim == 1:  # out (..., m) or (); gb = a ⊗ g
+        return ns.expand_dims(a, -1) * ns.expand_dims(g, -2) if b.ndim > 1 else g * a
+    if b.ndim == 1:  # out (..., n); gb[k] = Σ_n a[..., n, k] g[..., n]
+        return ns.matmul(ns.mT(a), ns.expand_dims(g, -1))[..., 0]
+    return ns.matmul(ns.mT(a), g)
+
+
+MATMUL = defop("matmul", np.matmul, None, _matmul_vjp_a, _matmul_vjp_b, saves=(0, 1))
+
+
+def _concat_vjp(i: int) -> Any:
+    def rule(ns: Any, g: Any, out: Any, ctx: Any, *xs: Any) -> Any:
+        axis, bounds = ctx
+        index = (slice(None),) * axis + (slice(bounds[i], bounds[i + 1]),)
+        return ns.getitem(g, index)
+    return rule
+
+
+_CONCAT_OPS: dict[int, Op] = {}
+
+
+def concat_op(n: int) -> Op:
+    """The concatenate primitive for ``n`` inputs (one rule per input, cached by arity)."""
+    op = _CONCAT_OPS.get(n)
+    if op is None:
+        op = _CONCAT_OPS[n] = Op("concat", None, None, [_concat_vjp(i) for i in range(n)])
+    return op
+
+
+OPS["concat"] = concat_op(2)
+
+
+# ------------------------------------------------------------ sliding windows (im2col)
+def windows_np(a: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+    """Zero-copy view (..., OH, OW, KH, KW) of the KHxKW windows of the last two axes."""
+    kh, kw = kernel
+    sh, sw = stride
+    h, w = a.shape[-2:]
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    s = a.strides
+    shape = a.shape[:-2] + (oh, ow, kh, kw)
+    strides = s[:-2] + (s[-2] * sh, s[-1] * sw, s[-2], s[-1])
+    return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
+
+
+def fold_np(g: np.ndarray, size: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+    """Adjoint of ``windows_np`` (col2im): add each window back; one loop per kernel offset."""
+    oh, ow, kh, kw = g.shape[-4:]
+    sh, sw = stride
+    out = np.zeros(g.shape[:-4] + tuple(size), dtype=g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out[..., i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += g[..., i, j]
+    return out
+
+
+# ctx = (kernel, stride) for windows; (size, stride) for its adjoint fold.
+WINDOWS = defop("windows", windows_np, None,
+                lambda ns, g, out, ctx, a: ns.fold(g, a.shape[-2:], ctx[1]))
+FOLD = defop("fold", fold_np, None,
+             lambda ns, g, out, ctx, a: ns.windows(g, a.shape[-2:], ctx[1]))

@@ -1,0 +1,611 @@
+"""`Tensor`: a numpy array that records the operations applied to it (PyTorch-style API)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from . import engine
+from . import primitives as _P
+from .engine import STATE, Node, Op, _record, const
+from .namespaces import NUMPY_NS
+
+__all__ = ["Tensor", "tensor", "set_default_dtype", "get_default_dtype"]
+
+_DEFAULT_DTYPE: list[np.dtype] = [np.dtype(np.float32)]
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Dtype given to Python numbers and lists (float32 unless changed).
+
+    >>> set_default_dtype("float64"); set_default_dtype("float32")
+    """
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {dt}")
+    _DEFAULT_DTYPE[0] = dt
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype Python numbers and lists become (float32 by default)."""
+    return _DEFAULT_DTYPE[0]
+
+
+def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    """Array for a new Tensor: ndarrays keep their dtype, Python data takes the default."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray | np.generic):
+        arr = np.asarray(data, dtype=dtype)
+    elif isinstance(data, Node):
+        raise TypeError(f"Tensor: cannot build a Tensor from {type(data).__name__}; "
+                        f"use Tensor(s.data) for a Scalar's value")
+    else:
+        arr = np.asarray(data)
+        if dtype is not None:
+            arr = arr.astype(dtype, copy=False)
+        elif arr.dtype.kind in "iuf":  # Python numbers -> default float dtype
+            arr = arr.astype(_DEFAULT_DTYPE[0], copy=False)
+        elif arr.dtype.kind != "b":
+            raise TypeError(f"Tensor: cannot make a numeric tensor from {type(data).__name__} "
+                            f"with numpy dtype {arr.dtype}")
+    return arr
+
+
+def _check_float(arr: np.ndarray, what: str = "Tensor") -> None:
+    if arr.dtype.kind not in "fc":
+        raise TypeError(f"{what}: only floating-point tensors can require grad, got dtype "
+                        f"{arr.dtype}; cast first, e.g. x.astype('float32')")
+
+
+class Tensor(Node):
+    """A numpy-backed n-d array that records operations for reverse-mode autodiff.
+
+    >>> import autograd_core as ag
+    >>> x = ag.Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad.tolist()
+    [[2.0, 4.0], [6.0, 8.0]]
+    """
+
+    __slots__ = ()
+    # numpy must not swallow a Tensor on the left of an operator (ndarray * Tensor): with
+    # __array_ufunc__ = None numpy returns NotImplemented and Python calls Tensor.__rmul__.
+    __array_ufunc__ = None
+    _plain_ns = NUMPY_NS
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        arr = _to_array(data, dtype)
+        if requires_grad:
+            _check_float(arr)
+        self.data = arr
+        self.grad: Tensor | None = None
+        self.requires_grad = bool(requires_grad)
+        self._op = None
+        self._parents = ()
+        self._ctx = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed (numpy's ``.T``)."""
+        return _F.permute(self, tuple(range(self.data.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two axes swapped (a batch of matrices transposed)."""
+        return _F.swapaxes(self, -1, -2)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied; like ``torch.Tensor.numpy``)."""
+        return self.data
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor converts to a Python number, "
+                             f"got shape {self.data.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"bool: the truth value of a tensor of shape {self.data.shape} "
+                             f"is ambiguous; use .any() or .all()")
+        return bool(self.data)
+
+    __hash__ = Node.__hash__  # identity, although __eq__ is elementwise
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype != _DEFAULT_DTYPE[0]:
+            extra += f", dtype={self.data.dtype}"
+        if self._op is not None:
+            extra += f", grad_fn=<{self._op.name}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def _describe(self) -> str:
+        name = f"'{self.name}' " if self.name else ""
+        return f"tensor {name}of shape {self.data.shape} and dtype {self.data.dtype}"
+
+    # ------------------------------------------------------------------ autograd API
+    def backward(self, grad: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
+
+        ``grad`` is the upstream gradient (required unless ``self`` has one element).  The
+        graph's saved values are released afterwards unless ``retain_graph=True``;
+        ``create_graph=True`` records the backward pass so ``.grad`` is differentiable.
+        """
+        engine.backward(self, grad, retain_graph, create_graph)
+
+    def _seed_grad(self, grad: Any, create_graph: bool) -> Any:
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for one-element outputs, "
+                    f"but the output has shape {self.data.shape}; pass grad= (an array of that "
+                    f"shape), or reduce first, e.g. y.sum().backward()")
+            g = np.ones_like(self.data)
+        else:
+            g = grad.data if isinstance(grad, Tensor) else np.asarray(grad, self.data.dtype)
+            if g.shape != self.data.shape:
+                raise RuntimeError(f"backward: grad has shape {g.shape} but the output has "
+                                   f"shape {self.data.shape}")
+            if create_graph and isinstance(grad, Tensor):
+                return grad
+        return _make(g) if create_graph else g
+
+    def _wrap_grad(self, g: Any) -> Tensor:
+        return g if isinstance(g, Tensor) else _make(np.asarray(g))
+
+    def _unwrap_grad(self, g: Any) -> Any:
+        if not isinstance(g, Tensor):
+            g = Tensor(g, dtype=self.data.dtype)
+        if g.shape != self.data.shape:
+            raise RuntimeError(f"hook: returned a gradient of shape {g.shape} for "
+                               f"{self._describe()}")
+        return g if STATE.grad_enabled else g.data
+
+    def _accumulate(self, g: Any, create_graph: bool, fresh: bool) -> None:
+        if create_graph:
+            g = g if isinstance(g, Tensor) else _make(g)
+            self.grad = g if self.grad is None else self.grad + g
+            return
+        if self.grad is not None:
+            self.grad = _make(self.grad.data + g)
+            return
+        if not (fresh and g.flags.writeable and g.flags.c_contiguous):
+            g = np.array(g, order="C")  # never share memory with another leaf's grad
+        self.grad = _make(g)
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if self._op is not None:
+            self._retains_grad = True
+        return self
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces the gradient.  Returns a handle whose ``remove()`` unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError(f"register_hook: {self._describe()} does not require grad")
+        if self._hooks is None:
+            self._hooks = {}
+        handle = _HookHandle(self._hooks)
+        self._hooks[handle.key] = hook
+        return handle
+
+    def detach(self) -> Tensor:
+        """The same data (shared) cut from the graph; never requires grad."""
+        out = _make(self.data)
+        out._vc = self._share_version()
+        return out
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place on a leaf (like PyTorch)."""
+        if self._op is not None and not requires_grad:
+            raise RuntimeError("requires_grad_: only leaves can stop requiring grad; use "
+                               "detach() on a non-leaf")
+        if requires_grad:
+            _check_float(self.data, "requires_grad_")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def _share_version(self) -> list[int]:
+        if self._vc is None:
+            self._vc = [0]
+        return self._vc
+
+    # ------------------------------------------------------------------ methods
+    # Thin delegations to the functional API in ops.py (documented there).
+    def exp(self) -> Tensor:
+        return _F.exp(self)
+
+    def log(self) -> Tensor:
+        return _F.log(self)
+
+    def log1p(self) -> Tensor:
+        return _F.log1p(self)
+
+    def sqrt(self) -> Tensor:
+        return _F.sqrt(self)
+
+    def sin(self) -> Tensor:
+        return _F.sin(self)
+
+    def cos(self) -> Tensor:
+        return _F.cos(self)
+
+    def tanh(self) -> Tensor:
+        return _F.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return _F.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return _F.relu(self)
+
+    def abs(self) -> Tensor:
+        return _F.abs(self)
+
+    def sign(self) -> Tensor:
+        return _F.sign(self)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return _F.pow(self, exponent)
+
+    def maximum(self, other: Any) -> Tensor:
+        return _F.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _F.minimum(self, other)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return _F.clip(self, min, max)
+
+    clamp = clip
+
+    def sum(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor:
+        return _F.sum(self, axis, keepdims, **kw)
+
+    def mean(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor:
+        return _F.mean(self, axis, keepdims, **kw)
+
+    def var(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor:
+        return _F.var(self, axis, keepdims, **kw)
+
+    def std(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor:
+        return _F.std(self, axis, keepdims, **kw)
+
+    def max(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor:
+        return _F.max(self, axis, keepdims, **kw)
+
+    def min(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor:
+        return _F.min(self, axis, keepdims, **kw)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False, **kw: Any) -> Tensor:
+        return _F.argmax(self, axis, keepdims, **kw)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False, **kw: Any) -> Tensor:
+        return _F.argmin(self, axis, keepdims, **kw)
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor:
+        return _F.logsumexp(self, axis, keepdims, **kw)
+
+    def softmax(self, axis: int = -1, **kw: Any) -> Tensor:
+        return _F.softmax(self, axis, **kw)
+
+    def log_softmax(self, axis: int = -1, **kw: Any) -> Tensor:
+        return _F.log_softmax(self, axis, **kw)
+
+    def norm(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor:
+        return _F.norm(self, axis, keepdims, **kw)
+
+    def any(self) -> bool:
+        return bool(np.any(self.data))
+
+    def all(self) -> bool:
+        return bool(np.all(self.data))
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return _F.reshape(self, *shape)
+
+    view = reshape
+
+    def permute(self, *dims: Any) -> Tensor:
+        return _F.permute(self, *dims)
+
+    def transpose(self, *dims: Any) -> Tensor:
+        return _F.transpose(self, *dims)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return _F.swapaxes(self, axis1, axis2)
+
+    def squeeze(self, axis: Any = None, **kw: Any) -> Tensor:
+        return _F.squeeze(self, axis, **kw)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return _F.unsqueeze(self, dim)
+
+    def expand(self, *sizes: Any) -> Tensor:
+        return _F.expand(self, *sizes)
+
+    def broadcast_to(self, shape: Any) -> Tensor:
+        return _F.broadcast_to(self, shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return _F.flatten(self, start_dim, end_dim)
+
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+        return _F.split(self, split_size_or_sections, dim)
+
+    def matmul(self, other: Any) -> Tensor:
+        return _F.matmul(self, other)
+
+    def astype(self, dtype: Any) -> Tensor:
+        return _F.astype(self, dtype)
+
+    def to(self, dtype: Any) -> Tensor:
+        """Cast (dtype only; there is one device, the CPU)."""
+        return _F.astype(self, dtype)
+
+    def float(self) -> Tensor:
+        return _F.astype(self, np.float32)
+
+    def double(self) -> Tensor:
+        return _F.astype(self, np.float64)
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory; gradients flow back to ``self``."""
+        return _F.mul(self, 1)
+
+    # ------------------------------------------------------------------ operators
+    def __add__(self, other: Any) -> Tensor:
+        return _binary(_P.ADD, self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _binary(_P.ADD, other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _binary(_P.SUB, self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _binary(_P.SUB, other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _binary(_P.MUL, self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _binary(_P.MUL, other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _binary(_P.DIV, self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _binary(_P.DIV, other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _binary(_P.POW, self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _binary(_P.POW, other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _F.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _F.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _unary(_P.NEG, self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _unary(_P.ABS, self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _F.getitem(self, index)
+
+    # Comparisons and logic give boolean tensors that never require grad.
+    def __lt__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.less, self, other)
+
+    def __le__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.less_equal, self, other)
+
+    def __gt__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.greater, self, other)
+
+    def __ge__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.greater_equal, self, other)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.not_equal, self, other)
+
+    def __and__(self, other: Any) -> Tensor:
+        return _compare(np.logical_and, self, other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return _compare(np.logical_or, self, other)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _compare(np.logical_xor, self, other)
+
+    def __invert__(self) -> Tensor:
+        return _make(np.logical_not(self.data))
+
+
+class _HookHandle:
+    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+
+    _next = 0
+
+    def __init__(self, hooks: dict[int, Callable]) -> None:
+        _HookHandle._next += 1
+        self.key = _HookHandle._next
+        self.hooks = hooks
+
+    def remove(self) -> None:
+        self.hooks.pop(self.key, None)
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Make a Tensor (``torch.tensor`` spelling).
+
+    >>> tensor([1, 2]).dtype
+    dtype('float32')
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+# ---------------------------------------------------------------------- application
+_new = object.__new__
+
+
+def _make(data: np.ndarray) -> Tensor:
+    """A leaf Tensor around ``data`` (no checks: the hot path of every op)."""
+    t = _new(Tensor)
+    t.data = data
+    t.grad = None
+    t.requires_grad = False
+    t._op = None
+    t._parents = ()
+    t._ctx = None
+    return t
+
+
+def _operand(x: Any, like: np.ndarray, op: Op) -> Any:
+    """A non-Tensor operand as data: numbers stay Python numbers (numpy keeps the tensor's
+    dtype for them), arrays are cast to the tensor's float dtype so nothing promotes."""
+    if isinstance(x, (int, float, bool)):
+        return x
+    if isinstance(x, Node):
+        raise TypeError(f"{op.name}: cannot combine a Tensor with a {type(x).__name__}; "
+                        f"Scalar and Tensor graphs do not mix (use Tensor(s.data) or "
+                        f"Scalar(t.item()))")
+    arr = np.asarray(x)
+    if like.dtype.kind == "f" and arr.dtype.kind in "biuf" and arr.dtype != like.dtype:
+        arr = arr.astype(like.dtype)
+    elif arr.dtype.kind not in "biufc":
+        raise TypeError(f"{op.name}: unsupported operand of type {type(x).__name__}")
+    return arr
+
+
+def _shape_error(op: Op, *arrays: Any) -> ValueError:
+    shapes = " and ".join(str(np.shape(a)) for a in arrays)
+    return ValueError(f"{op.name}: shapes {shapes} cannot be broadcast together")
+
+
+def _binary(op: Op, a: Any, b: Any) -> Tensor:
+    """Apply an elementwise binary primitive; one side may be a number or an array."""
+    if isinstance(a, Tensor):
+        ad = a.data
+        if isinstance(b, Tensor):
+            bd = b.data
+        else:
+            bd, b = _operand(b, ad, op), None
+    else:
+        bd = b.data
+        ad, a = _operand(a, bd, op), None
+    try:
+        data = op.fwd(ad, bd)
+    except ValueError:
+        raise _shape_error(op, ad, bd) from None
+    out = _make(data if type(data) is np.ndarray else np.asarray(data))
+    if STATE.grad_enabled and ((a is not None and a.requires_grad)
+                               or (b is not None and b.requires_grad)):
+        _record(out, op, (const(ad) if a is None else a, const(bd) if b is None else b))
+    return out
+
+
+def _unary(op: Op, a: Tensor, *ctx: Any) -> Tensor:
+    data = op.fwd(a.data, *ctx)
+    out = _make(data if type(data) is np.ndarray else np.asarray(data))
+    if a.requires_grad and STATE.grad_enabled:
+        _record(out, op, (a,), ctx or None)
+    return out
+
+
+def _apply(op: Op, inputs: tuple[Tensor, ...], data: Any, ctx: Any = None,
+           view_of: Tensor | None = None) -> Tensor:
+    """Wrap an already computed ``data`` as the output of ``op`` applied to ``inputs``.
+
+    ``view_of``: the output shares memory with that input, so they share a version counter
+    (an in-place write through either is seen by the other's saved-value check).
+    """
+    out = _make(data if type(data) is np.ndarray else np.asarray(data))
+    if view_of is not None and view_of._vc is not None:
+        out._vc = view_of._vc
+    if STATE.grad_enabled:
+        for x in inputs:
+            if x.requires_grad:
+                _record(out, op, inputs, ctx)
+                break
+    return out
+
+
+def _compare(fn: Callable, a: Tensor, b: Any) -> Tensor:
+    bd = b.data if isinstance(b, Tensor) else b
+    if isinstance(bd, Node):
+        raise TypeError(f"comparison: cannot compare a Tensor with a {type(b).__name__}")
+    try:
+        return _make(np.asarray(fn(a.data, bd)))
+    except ValueError:
+        raise ValueError(f"comparison: shapes {a.data.shape} and {np.shape(bd)} cannot be "
+                         f"broadcast together") from None
+
+
+from . import ops as _F  # noqa: E402  (methods below the class call the functional API)
