@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .primitives import _sexp, _slog, _spow, fold_np, windows_np
+from .primitives import _sexp, _slog, _spow, fold_np, scatter_np, windows_np
 
 
 def sum_to_shape(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -40,17 +40,6 @@ def _unbroadcast(g: Any, parent: Any) -> np.ndarray:
     return g
 
 
-def _scatter(g: Any, ctx: tuple[Any, bool], shape: tuple[int, ...]) -> np.ndarray:
-    """Adjoint of indexing: a zero array of ``shape`` with ``g`` added at ``index``."""
-    index, basic = ctx
-    out = np.zeros(shape, dtype=np.result_type(g))
-    if basic:  # basic indices never repeat an element: plain assignment is exact
-        out[index] = g
-    else:  # advanced indices may repeat: accumulate
-        np.add.at(out, index, g)
-    return out
-
-
 def _within(a: Any, lo: Any, hi: Any) -> Any:
     if lo is None:
         return a <= hi
@@ -68,7 +57,7 @@ NUMPY_NS = SimpleNamespace(
     where=np.where, eq=np.equal, within=_within, sum=_np_sum,
     expand=np.broadcast_to, reshape=np.reshape, transpose=np.transpose,
     expand_dims=np.expand_dims, matmul=np.matmul, mT=lambda x: np.swapaxes(x, -1, -2),
-    getitem=lambda x, index: x[index], scatter=_scatter,
+    getitem=lambda x, index: x[index], scatter=scatter_np,
     windows=windows_np, fold=fold_np,
     cast=lambda x, dtype: np.asarray(x).astype(dtype, copy=False),
     unbroadcast=_unbroadcast,

@@ -187,7 +187,7 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     if STATE.grad_enabled and builtins.any(isinstance(v, Tensor) and v.requires_grad
                                            for v in (x, y)):
         _record(out, P.WHERE, (x if isinstance(x, Tensor) else const(xd),
-                               y if isinstance(y, Tensor) else const(yd)), cond)
+                               y if isinstance(y, Tensor) else const(yd)), (cond,))
     return out
 
 
@@ -332,7 +332,7 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
                          f"({x.data.size} elements) into {shape}") from None
     if data.shape == x.data.shape:
         return x
-    return _apply(P.RESHAPE, (x,), data, data.shape, view_of=x)
+    return _apply(P.RESHAPE, (x,), data, (data.shape,), view_of=x)
 
 
 def permute(x: Tensor, *dims: Any) -> Tensor:
@@ -344,7 +344,7 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
         raise ValueError(f"permute: {axes} is not a permutation of the axes of a tensor of "
                          f"shape {x.data.shape}")
     axes = tuple(a % nd for a in axes)
-    return _apply(P.TRANSPOSE, (x,), np.transpose(x.data, axes), axes, view_of=x)
+    return _apply(P.TRANSPOSE, (x,), np.transpose(x.data, axes), (axes,), view_of=x)
 
 
 def transpose(x: Tensor, *dims: Any) -> Tensor:
@@ -413,7 +413,7 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     except ValueError:
         raise ValueError(f"expand: cannot broadcast a tensor of shape {x.data.shape} to "
                          f"{shape}") from None
-    return _apply(P.EXPAND, (x,), data, shape, view_of=x)
+    return _apply(P.EXPAND, (x,), data, (shape,), view_of=x)
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -458,8 +458,9 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     return _apply(P.GETITEM, (x,), data, (index, basic), view_of=x if basic else None)
 
 
-def _scatter(g: Tensor, ctx: Any, shape: tuple[int, ...]) -> Tensor:
-    return _apply(P.SCATTER, (g,), NUMPY_NS.scatter(g.data, ctx, shape), ctx)
+def _scatter(g: Tensor, index: Any, basic: bool, shape: tuple[int, ...]) -> Tensor:
+    return _apply(P.SCATTER, (g,), P.scatter_np(g.data, index, basic, shape),
+                  (index, basic, shape))
 
 
 def cat(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Tensor:

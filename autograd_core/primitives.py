@@ -1,6 +1,7 @@
 """The rule table: every primitive op with its forwards and one backward rule per input.
 
-A rule has the signature ``rule(ns, g, out, ctx, *inputs)`` and returns the gradient for its
+A recorded node replays as ``op.fwd(*inputs, *ctx)``: ``ctx`` is always the tuple of the
+op's extra forward arguments.  A rule has the signature ``rule(ns, g, out, ctx, *inputs)`` and returns the gradient for its
 input.  ``ns`` supplies the few functions a rule needs (``ns.exp``, ``ns.where``, ...): plain
 numpy / math without create_graph, the engine's own ops with it -- so each rule is written
 once and is itself differentiable.  Rules never mention broadcasting: the engine sums each
@@ -164,10 +165,10 @@ CLIP = defop("clip", lambda a, lo, hi: np.clip(a, lo, hi),
                                    math.inf if hi is None else hi),
              lambda ns, g, out, ctx, a: ns.where(ns.within(a, *ctx), g, 0),
              saves=(0,), kinks="bounds")
-# ctx = the boolean condition (a constant array).
-WHERE = defop("where", lambda c, a, b: np.where(c, a, b), lambda c, a, b: a if c else b,
-              lambda ns, g, out, ctx, a, b: ns.where(ctx, g, 0),
-              lambda ns, g, out, ctx, a, b: ns.where(ctx, 0, g))
+# ctx = (condition,), a constant boolean array.
+WHERE = defop("where", lambda a, b, cond: np.where(cond, a, b), None,
+              lambda ns, g, out, ctx, a, b: ns.where(ctx[0], g, 0),
+              lambda ns, g, out, ctx, a, b: ns.where(ctx[0], 0, g))
 # Changes dtype only; the engine casts every gradient back to its input's dtype.
 CAST = defop("cast", lambda a, dtype: a.astype(dtype), None,
              lambda ns, g, out, ctx, a: g)
@@ -210,14 +211,25 @@ MIN = defop("min", lambda a, axis, keepdims: np.min(a, axis, keepdims=keepdims),
 RESHAPE = defop("reshape", lambda a, shape: np.reshape(a, shape), None,
                 lambda ns, g, out, ctx, a: ns.reshape(g, a.shape))
 TRANSPOSE = defop("transpose", lambda a, axes: np.transpose(a, axes), None,
-                  lambda ns, g, out, ctx, a: ns.transpose(g, tuple(np.argsort(ctx))))
+                  lambda ns, g, out, ctx, a: ns.transpose(g, tuple(np.argsort(ctx[0]))))
 # The engine's unbroadcast sums the gradient back to the input's shape: the rule is g.
 EXPAND = defop("expand", lambda a, shape: np.broadcast_to(a, shape), None,
                lambda ns, g, out, ctx, a: g)
+def scatter_np(g: Any, index: Any, basic: bool, shape: tuple[int, ...]) -> np.ndarray:
+    """Adjoint of indexing: a zero array of ``shape`` with ``g`` added at ``index``."""
+    out = np.zeros(shape, dtype=np.result_type(g))
+    if basic:  # basic indices never repeat an element: plain assignment is exact
+        out[index] = g
+    else:  # advanced indices may repeat an element: accumulate
+        np.add.at(out, index, g)
+    return out
+
+
 # ctx = (index, is_basic); the adjoint pair getitem <-> scatter (index-add into zeros).
 GETITEM = defop("getitem", lambda a, index, basic: a[index], None,
-                lambda ns, g, out, ctx, a: ns.scatter(g, ctx, a.shape))
-SCATTER = defop("scatter", None, None,
+                lambda ns, g, out, ctx, a: ns.scatter(g, *ctx, a.shape))
+# ctx = (index, is_basic, shape)
+SCATTER = defop("scatter", scatter_np, None,
                 lambda ns, g, out, ctx, a: ns.getitem(g, ctx[0]))
 # ctx = (((before, after), ...) per axis, fill value); adjoint: slice the border off again.
 PAD = defop("pad", lambda a, widths, value: np.pad(a, widths, constant_values=value), None,
@@ -255,11 +267,16 @@ def _concat_vjp(i: int) -> Any:
 _CONCAT_OPS: dict[int, Op] = {}
 
 
+def _concat_np(*args: Any) -> np.ndarray:
+    *xs, axis, _bounds = args  # ctx = (axis, bounds) follows the inputs
+    return np.concatenate(xs, axis=axis)
+
+
 def concat_op(n: int) -> Op:
     """The concatenate primitive for ``n`` inputs (one rule per input, cached by arity)."""
     op = _CONCAT_OPS.get(n)
     if op is None:
-        op = _CONCAT_OPS[n] = Op("concat", None, None, [_concat_vjp(i) for i in range(n)])
+        op = _CONCAT_OPS[n] = Op("concat", _concat_np, None, [_concat_vjp(i) for i in range(n)])
     return op
 
 

@@ -1,0 +1,26 @@
+"""Test configuration: hypothesis profiles (``ci`` under CI=true, else ``dev``) and seeding."""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import autograd_core as ag
+
+settings.register_profile(
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_restore():
+    """Every test starts from the same seed, default dtype and grad mode."""
+    ag.manual_seed(0)
+    np.random.seed(0)
+    dtype = ag.get_default_dtype()
+    yield
+    ag.set_default_dtype(dtype)
+    assert ag.is_grad_enabled(), "a test left grad mode disabled"
