@@ -1,4 +1,4 @@
-"""autograd_core: one reverse-mode autodiff engine for Python floats (Scalar) and numpy arrays (Tensor)."""
+"""autograd_core: one reverse-mode autodiff engine for floats (Scalar) and numpy arrays (Tensor)."""
 
 from . import primitives
 from .engine import (

@@ -14,6 +14,7 @@ engine's own differentiable ops, so the gradient is itself a graph (higher deriv
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -21,12 +22,12 @@ __all__ = [
     "Node",
     "Op",
     "backward",
-    "grad",
-    "no_grad",
     "enable_grad",
-    "set_grad_enabled",
+    "grad",
     "is_grad_enabled",
     "live_nodes",
+    "no_grad",
+    "set_grad_enabled",
 ]
 
 
@@ -96,8 +97,18 @@ class Op:
     property tests and the strategies in ``autograd_core.testing``.
     """
 
-    __slots__ = ("name", "fwd", "sfwd", "vjps", "saves", "saves_out", "domain", "kinks",
-                 "smooth2", "__dict__")
+    __slots__ = (
+        "__dict__",
+        "domain",
+        "fwd",
+        "kinks",
+        "name",
+        "saves",
+        "saves_out",
+        "sfwd",
+        "smooth2",
+        "vjps",
+    )
 
     def __init__(self, name: str, fwd: Callable | None, sfwd: Callable | None,
                  vjps: Sequence[Callable], *, saves: tuple[int, ...] = (),
@@ -125,8 +136,19 @@ class Node:
     once backward has released the node (a second backward then raises).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_op", "_parents", "_ctx", "_stamp",
-                 "__dict__", "__weakref__")
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_ctx",
+        "_mark",
+        "_op",
+        "_parents",
+        "_pending",
+        "_stamp",
+        "data",
+        "grad",
+        "requires_grad",
+    )
 
     # Rarely set, so they live in the (lazily created) instance dict, not in every node.
     _hooks: dict[int, Callable] | None = None
@@ -185,6 +207,7 @@ def const(data: Any) -> Const:
     c.requires_grad = False
     c._op = None
     c._parents = ()
+    c._mark = None
     return c
 
 
@@ -204,7 +227,7 @@ def _annotate(out: Node) -> None:
     """Remember the module path and (in anomaly mode) the creation site of ``out``."""
     meta = {"scope": STATE.scope}
     if STATE.anomaly:
-        from .anomaly import creation_site, check_forward
+        from .anomaly import check_forward, creation_site
 
         meta["site"] = creation_site()
         if STATE.anomaly_check_forward:
@@ -216,25 +239,29 @@ def toposort(roots: Iterable[Node], targets: set[int] | None = None
              ) -> tuple[list[Node], set[int] | None]:
     """Nodes reachable from ``roots`` that require grad, outputs first (iterative DFS).
 
+    Visits are marked on the nodes themselves with two sentinels fresh to this call (no
+    id() lookups: this walk is most of the per-node cost of a backward over Scalars).
     With ``targets`` (ids) also returns the ids of nodes lying on a path to a target, so
     ``grad(y, x)`` runs only the rules that matter.
     """
+    visiting, done = object(), object()
     post: list[Node] = []
-    seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(r, False) for r in roots]
+    stack = list(roots)
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
+        node = stack[-1]
+        mark = node._mark
+        if mark is done:
+            stack.pop()
+        elif mark is visiting:
+            stack.pop()
+            node._mark = done
             post.append(node)
-            continue
-        key = id(node)
-        if key in seen:
-            continue
-        seen.add(key)
-        stack.append((node, True))
-        for p in node._parents or ():
-            if p.requires_grad and id(p) not in seen:
-                stack.append((p, False))
+        else:
+            node._mark = visiting
+            node._pending = None
+            for p in node._parents or ():
+                if p.requires_grad and p._mark is not done and p._mark is not visiting:
+                    stack.append(p)
     needed = None
     if targets is not None:
         needed = set(targets)
@@ -282,21 +309,24 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     """
     targets = None if inputs is None else {id(x) for x in inputs}
     order, needed = toposort(roots, targets)
-    pending: dict[int, Any] = {}
-    for r, g in zip(roots, root_grads):
-        key = id(r)
-        pending[key] = g if key not in pending else pending[key] + g
+    for r, g in zip(roots, root_grads, strict=True):
+        r._pending = g if r._pending is None else r._pending + g
     captured: dict[int, Any] = {}
     handed_out: set[int] = {id(g) for g in root_grads}  # arrays a leaf may not keep as-is
     check_saved = STATE.inplace_stamp != 0
     anomaly = STATE.anomaly
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
+    # Backward creates no reference cycles, so the cyclic collector has nothing to find
+    # here; pausing it saves re-traversing the whole (large, young) graph several times.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         for node in order:
-            g = pending.pop(id(node), None)
+            g = node._pending
             if g is None:
                 continue
+            node._pending = None
             if node._hooks:
                 for hook in tuple(node._hooks.values()):
                     res = hook(node._wrap_grad(g))
@@ -331,14 +361,17 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                     from .anomaly import check_backward
 
                     check_backward(node, i, pg)
-                key = id(p)
-                prev = pending.get(key)
-                pending[key] = pg if prev is None else prev + pg
+                prev = p._pending
+                p._pending = pg if prev is None else prev + pg
             if not retain_graph:
                 node._parents = None
                 node._ctx = None
     finally:
         STATE.grad_enabled = prev_mode
+        for node in order:  # after an error, leave no stale partial gradients behind
+            node._pending = None
+        if gc_was_enabled:
+            gc.enable()
     if inputs is None:
         return None
     result = []
@@ -411,7 +444,7 @@ def grad(outputs: Node | Sequence[Node], inputs: Node | Sequence[Node],
             raise RuntimeError(
                 f"grad: output {k} ({o._describe()}) does not require grad; it does not "
                 f"depend on any input that requires grad")
-    seeds = [o._seed_grad(g, create_graph) for o, g in zip(outs, gos)]
+    seeds = [o._seed_grad(g, create_graph) for o, g in zip(outs, gos, strict=True)]
     if retain_graph is None:
         retain_graph = create_graph
     res = run_backward(outs, seeds, retain_graph, create_graph, ins, allow_unused)

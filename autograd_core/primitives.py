@@ -1,12 +1,13 @@
 """The rule table: every primitive op with its forwards and one backward rule per input.
 
 A recorded node replays as ``op.fwd(*inputs, *ctx)``: ``ctx`` is always the tuple of the
-op's extra forward arguments.  A rule has the signature ``rule(ns, g, out, ctx, *inputs)`` and returns the gradient for its
-input.  ``ns`` supplies the few functions a rule needs (``ns.exp``, ``ns.where``, ...): plain
-numpy / math without create_graph, the engine's own ops with it -- so each rule is written
-once and is itself differentiable.  Rules never mention broadcasting: the engine sums each
-gradient back to its input's shape in one place (``ns.unbroadcast``).  Rules reuse the output
-``out`` wherever the derivative is a function of it (exp, tanh, sigmoid, sqrt, div).
+op's extra forward arguments.  A rule has the signature ``rule(ns, g, out, ctx, *inputs)``
+and returns the gradient for its input.  ``ns`` supplies the few functions a rule needs
+(``ns.exp``, ``ns.where``, ...): plain numpy / math without create_graph, the engine's own
+ops with it -- so each rule is written once and is itself differentiable.  Rules never
+mention broadcasting: the engine sums each gradient back to its input's shape in one place
+(``ns.unbroadcast``).  Rules reuse the output ``out`` wherever the derivative is a function
+of it (exp, tanh, sigmoid, sqrt, div).
 
 Conventions at kinks (tested in tests/test_kinks.py):
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["manual_seed", "default_generator"]
+__all__ = ["default_generator", "manual_seed"]
 
 _GENERATOR = [np.random.default_rng(0)]
 

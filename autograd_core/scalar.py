@@ -1,4 +1,4 @@
-"""`Scalar`: a pure-Python float that records operations (micrograd-style), same engine as Tensor."""
+"""`Scalar`: a Python float that records operations (micrograd-style); same engine as Tensor."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def _snew(value: float) -> Scalar:
     s._op = None
     s._parents = ()
     s._ctx = None
+    s._mark = None
     return s
 
 
@@ -36,7 +37,10 @@ def _operand(x: Any, op: Op) -> Node:
 
 
 def _binary(op: Op, a: Any, b: Any) -> Scalar:
-    a, b = _operand(a, op), _operand(b, op)
+    if type(a) is not Scalar:
+        a = _operand(a, op)
+    if type(b) is not Scalar:
+        b = _operand(b, op)
     out = _snew(op.sfwd(a.data, b.data))
     if (a.requires_grad or b.requires_grad) and STATE.grad_enabled:
         _record(out, op, (a, b))
@@ -76,6 +80,7 @@ class Scalar(Node):
         self._op = None
         self._parents = ()
         self._ctx = None
+        self._mark = None
         if name is not None:
             self.name = name
 

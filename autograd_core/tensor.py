@@ -12,7 +12,7 @@ from . import primitives as _P
 from .engine import STATE, Node, Op, _record, const
 from .namespaces import NUMPY_NS
 
-__all__ = ["Tensor", "tensor", "set_default_dtype", "get_default_dtype"]
+__all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "tensor"]
 
 _DEFAULT_DTYPE: list[np.dtype] = [np.dtype(np.float32)]
 
@@ -87,6 +87,7 @@ class Tensor(Node):
         self._op = None
         self._parents = ()
         self._ctx = None
+        self._mark = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -524,13 +525,17 @@ def _make(data: np.ndarray) -> Tensor:
     t._op = None
     t._parents = ()
     t._ctx = None
+    t._mark = None
     return t
+
+
+_PY_NUMBERS = (int, float, bool)
 
 
 def _operand(x: Any, like: np.ndarray, op: Op) -> Any:
     """A non-Tensor operand as data: numbers stay Python numbers (numpy keeps the tensor's
     dtype for them), arrays are cast to the tensor's float dtype so nothing promotes."""
-    if isinstance(x, (int, float, bool)):
+    if type(x) in _PY_NUMBERS:  # exact types: np.float64 subclasses float but promotes
         return x
     if isinstance(x, Node):
         raise TypeError(f"{op.name}: cannot combine a Tensor with a {type(x).__name__}; "
