@@ -1,6 +1,7 @@
 """autograd_core: one reverse-mode autodiff engine for floats (Scalar) and numpy arrays (Tensor)."""
 
-from . import primitives
+from . import func, primitives
+from .anomaly import detect_anomaly
 from .engine import (
     backward,
     enable_grad,
@@ -10,6 +11,7 @@ from .engine import (
     no_grad,
     set_grad_enabled,
 )
+from .function import Function, FunctionCtx
 from .ops import *  # noqa: F403  (the functional API; names listed in ops.__all__)
 from .ops import __all__ as _ops_all
 from .random import default_generator, manual_seed
@@ -21,5 +23,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Scalar", "Tensor", "tensor", "set_default_dtype", "get_default_dtype",
     "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "live_nodes", "manual_seed", "default_generator", "primitives", *_ops_all,
+    "live_nodes", "manual_seed", "default_generator", "primitives", "func", "Function",
+    "FunctionCtx", "detect_anomaly", *_ops_all,
 ]

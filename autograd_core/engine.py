@@ -87,40 +87,33 @@ def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
+OUT = -1  # in an Op's ``reads``: the rule reads the op's output
+
+
 class Op:
     """A primitive: its name, forwards, one backward rule per input, and test metadata.
 
     ``vjps[i](ns, g, out, ctx, *inputs)`` returns the gradient for input ``i`` given the
-    output gradient ``g``.  ``saves`` names the inputs (by index) whose values the rules read
-    and ``saves_out`` whether they read the output; only those are checked for in-place
-    modification.  ``domain`` and ``kinks`` describe where the op is smooth, for the
-    property tests and the strategies in ``autograd_core.testing``.
+    output gradient ``g``.  ``reads[i]`` lists the inputs (by index, ``OUT`` for the output)
+    whose values rule ``i`` reads: only those are checked for in-place modification when
+    rule ``i`` runs (as precise as PyTorch: ``x.mul_(2)`` is fine, ``x.mul_(w)`` is not when
+    ``w`` needs a gradient).  ``domain`` and ``kinks`` describe where the op is smooth, for
+    the property tests and the strategies in ``autograd_core.testing``.
     """
 
-    __slots__ = (
-        "__dict__",
-        "domain",
-        "fwd",
-        "kinks",
-        "name",
-        "saves",
-        "saves_out",
-        "sfwd",
-        "smooth2",
-        "vjps",
-    )
+    __slots__ = ("name", "fwd", "sfwd", "vjps", "reads", "domain", "kinks", "smooth2",
+                 "__dict__")
 
     def __init__(self, name: str, fwd: Callable | None, sfwd: Callable | None,
-                 vjps: Sequence[Callable], *, saves: tuple[int, ...] = (),
-                 saves_out: bool = False, domain: dict[int, str] | None = None,
+                 vjps: Sequence[Callable], *, reads: Sequence[tuple[int, ...]] | None = None,
+                 domain: dict[int, str] | None = None,
                  kinks: dict[int, tuple[float, ...]] | str | None = None,
                  smooth2: bool = True) -> None:
         self.name = name
         self.fwd = fwd
         self.sfwd = sfwd
         self.vjps = tuple(vjps)
-        self.saves = saves
-        self.saves_out = saves_out
+        self.reads = tuple(reads) if reads is not None else ((),) * len(self.vjps)
         self.domain = domain or {}
         self.kinks = kinks or {}
         self.smooth2 = smooth2
@@ -154,7 +147,8 @@ class Node:
     _hooks: dict[int, Callable] | None = None
     _retains_grad = False
     _meta: dict | None = None
-    _vc: list[int] | None = None
+    _vc: list[int] | None = None  # version cell, shared with views of the same memory
+    _history: list[tuple[int, Node]] | None = None  # (stamp, snapshot) per in-place rebase
     name: str | None = None
 
     # Filled in by the subclasses: the namespace rules see without / with create_graph.
@@ -170,6 +164,13 @@ class Node:
     def op_name(self) -> str:
         """The short label of the op that produced this node ("" for a leaf)."""
         return "" if self._op is None else self._op.name
+
+    def _as_of(self, stamp: int) -> Node:
+        """The node that held this value for a consumer recorded at ``stamp``."""
+        for rebased_at, snapshot in self._history or ():
+            if rebased_at > stamp:
+                return snapshot
+        return self
 
     # -- hooks the driver calls; Scalar and Tensor override them ----------------------------
     def _wrap_grad(self, g: Any) -> Any:
@@ -245,6 +246,7 @@ def toposort(roots: Iterable[Node], targets: set[int] | None = None
     ``grad(y, x)`` runs only the rules that matter.
     """
     visiting, done = object(), object()
+    rebased = STATE.inplace_stamp != 0
     post: list[Node] = []
     stack = list(roots)
     while stack:
@@ -259,7 +261,7 @@ def toposort(roots: Iterable[Node], targets: set[int] | None = None
         else:
             node._mark = visiting
             node._pending = None
-            for p in node._parents or ():
+            for p in (_resolve_parents(node) if rebased else node._parents) or ():
                 if p.requires_grad and p._mark is not done and p._mark is not visiting:
                     stack.append(p)
     needed = None
@@ -286,17 +288,32 @@ def _modified_error(node: Node, who: Node) -> RuntimeError:
         f"out-of-place form of the in-place op, or clone() the value before modifying it.")
 
 
-def _check_saved(node: Node) -> None:
-    """Raise if an input or output that the op's rules read was modified in place."""
-    op, stamp = node._op, node._stamp
-    for i in op.saves:
-        vc = node._parents[i]._vc
+def _check_saved(node: Node, i: int) -> None:
+    """Raise if a value that rule ``i`` of ``node`` reads was modified in place since."""
+    stamp = node._stamp
+    for j in node._op.reads[i]:
+        who = node if j == OUT else node._parents[j]
+        vc = who._vc
         if vc is not None and vc[0] > stamp:
-            raise _modified_error(node, node._parents[i])
-    if op.saves_out:
-        vc = node._vc
-        if vc is not None and vc[0] > stamp:
-            raise _modified_error(node, node)
+            raise _modified_error(node, who)
+
+
+def bump_version(t: Node) -> None:
+    """Record that ``t``'s data was modified in place (optimizers call this after a step)."""
+    STATE.inplace_stamp += 1
+    if t._vc is None:
+        t._vc = [0]
+    t._vc[0] = STATE.inplace_stamp
+
+
+def _resolve_parents(node: Node) -> tuple:
+    """``node``'s parents as they were when it was recorded: a parent whose graph was later
+    rebased by an in-place op is replaced by the snapshot of its value at that time."""
+    parents = node._parents
+    if parents and any(p._history is not None for p in parents):
+        parents = node._parents = tuple(
+            p if p._history is None else p._as_of(node._stamp) for p in parents)
+    return parents
 
 
 def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph: bool,
@@ -344,8 +361,6 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
             parents = node._parents
             if parents is None:
                 raise _released_error(node)
-            if check_saved:
-                _check_saved(node)
             if create_graph:  # rules see nodes (constants as their raw values)
                 ns, out = node._graph_ns, node
                 args = tuple([p.data if type(p) is Const else p for p in parents])
@@ -356,6 +371,8 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
             for i, p in enumerate(parents):
                 if not p.requires_grad or (needed is not None and id(p) not in needed):
                     continue
+                if check_saved:
+                    _check_saved(node, i)
                 pg = ns.unbroadcast(vjps[i](ns, g, out, ctx, *args), p)
                 if anomaly:
                     from .anomaly import check_backward

@@ -63,6 +63,7 @@ __all__ = [
     "randn",
     "relu",
     "reshape",
+    "setitem",
     "sigmoid",
     "sign",
     "sin",
@@ -509,6 +510,23 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     except IndexError as e:
         raise IndexError(f"getitem: {e} (tensor of shape {x.data.shape})") from None
     return _apply(P.GETITEM, (x,), data, (index, basic), view_of=x if basic else None)
+
+
+def setitem(x: Tensor, index: Any, value: Any) -> Tensor:
+    """``x`` with ``x[index] = value``, out of place (what ``x[index] = value`` records).
+
+    The overwritten elements of ``x`` get no gradient; ``value`` gets ``grad[index]``
+    (summed over broadcasting).
+    """
+    x = _t(x)
+    v = value if isinstance(value, Tensor) else _t(value, x)
+    index, basic = _normalise_index(index)
+    try:
+        data = P.setitem_np(x.data, v.data, index, basic)
+    except (IndexError, ValueError) as e:
+        raise type(e)(f"setitem: {e} (tensor of shape {x.data.shape}, value of shape "
+                      f"{v.data.shape})") from None
+    return _apply(P.SETITEM, (x, v), data, (index, basic))
 
 
 def _scatter(g: Tensor, index: Any, basic: bool, shape: tuple[int, ...]) -> Tensor:

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Op
+from .engine import OUT, Op
 
 __all__ = ["OPS"]
 
@@ -102,31 +102,32 @@ SUB = defop("sub", np.subtract, lambda a, b: a - b,
             lambda ns, g, out, ctx, a, b: -g)
 MUL = defop("mul", np.multiply, lambda a, b: a * b,
             lambda ns, g, out, ctx, a, b: g * b,
-            lambda ns, g, out, ctx, a, b: g * a, saves=(0, 1))
+            lambda ns, g, out, ctx, a, b: g * a, reads=((1,), (0,)))
 DIV = defop("div", np.divide, _sdiv,
             lambda ns, g, out, ctx, a, b: g / b,
             lambda ns, g, out, ctx, a, b: -g * out / b,
-            saves=(1,), saves_out=True, domain={1: "nonzero"})
+            reads=((1,), (1, OUT)), domain={1: "nonzero"})
 POW = defop("pow", np.power, _spow,
             lambda ns, g, out, ctx, a, b: g * b * ns.pow(a, b - 1),
             lambda ns, g, out, ctx, a, b: g * out * ns.log(a),
-            saves=(0, 1), saves_out=True, domain={0: "positive"})
+            reads=((0, 1), (0, OUT)), domain={0: "positive"})
 NEG = defop("neg", np.negative, lambda a: -a,
             lambda ns, g, out, ctx, a: -g)
 EXP = defop("exp", np.exp, _sexp,
-            lambda ns, g, out, ctx, a: g * out, saves_out=True)
+            lambda ns, g, out, ctx, a: g * out, reads=((OUT,),))
 LOG = defop("log", np.log, _slog,
-            lambda ns, g, out, ctx, a: g / a, saves=(0,), domain={0: "positive"})
+            lambda ns, g, out, ctx, a: g / a, reads=((0,),), domain={0: "positive"})
 LOG1P = defop("log1p", np.log1p, _slog1p,
-              lambda ns, g, out, ctx, a: g / (a + 1), saves=(0,), domain={0: "gt_minus_one"})
+              lambda ns, g, out, ctx, a: g / (a + 1), reads=((0,),),
+              domain={0: "gt_minus_one"})
 SIN = defop("sin", np.sin, math.sin,
-            lambda ns, g, out, ctx, a: g * ns.cos(a), saves=(0,))
+            lambda ns, g, out, ctx, a: g * ns.cos(a), reads=((0,),))
 COS = defop("cos", np.cos, math.cos,
-            lambda ns, g, out, ctx, a: -g * ns.sin(a), saves=(0,))
+            lambda ns, g, out, ctx, a: -g * ns.sin(a), reads=((0,),))
 TANH = defop("tanh", np.tanh, math.tanh,
-             lambda ns, g, out, ctx, a: g * (1 - out * out), saves_out=True)
+             lambda ns, g, out, ctx, a: g * (1 - out * out), reads=((OUT,),))
 SIGMOID = defop("sigmoid", _np_sigmoid, _ssigmoid,
-                lambda ns, g, out, ctx, a: g * out * (1 - out), saves_out=True)
+                lambda ns, g, out, ctx, a: g * out * (1 - out), reads=((OUT,),))
 
 
 def _sqrt_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
@@ -136,12 +137,12 @@ def _sqrt_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
     return ns.where(zero, 0, g / (2 * ns.where(zero, 1, out)))
 
 
-SQRT = defop("sqrt", np.sqrt, _ssqrt, _sqrt_vjp, saves_out=True,
+SQRT = defop("sqrt", np.sqrt, _ssqrt, _sqrt_vjp, reads=((OUT,),),
              domain={0: "positive"}, kinks={0: (0.0,)})
 RELU = defop("relu", lambda a: np.maximum(a, 0), lambda a: a if a > 0 else 0.0,
-             lambda ns, g, out, ctx, a: g * (a > 0), saves=(0,), kinks={0: (0.0,)})
+             lambda ns, g, out, ctx, a: g * (a > 0), reads=((0,),), kinks={0: (0.0,)})
 ABS = defop("abs", np.abs, abs,
-            lambda ns, g, out, ctx, a: g * ns.sign(a), saves=(0,), kinks={0: (0.0,)})
+            lambda ns, g, out, ctx, a: g * ns.sign(a), reads=((0,),), kinks={0: (0.0,)})
 
 
 def _max_vjp(ns: Any, g: Any, a: Any, b: Any) -> Any:
@@ -155,17 +156,17 @@ def _min_vjp(ns: Any, g: Any, a: Any, b: Any) -> Any:
 MAXIMUM = defop("maximum", np.maximum, max,
                 lambda ns, g, out, ctx, a, b: _max_vjp(ns, g, a, b),
                 lambda ns, g, out, ctx, a, b: _max_vjp(ns, g, b, a),
-                saves=(0, 1), kinks="ties")
+                reads=((0, 1), (0, 1)), kinks="ties")
 MINIMUM = defop("minimum", np.minimum, min,
                 lambda ns, g, out, ctx, a, b: _min_vjp(ns, g, a, b),
                 lambda ns, g, out, ctx, a, b: _min_vjp(ns, g, b, a),
-                saves=(0, 1), kinks="ties")
+                reads=((0, 1), (0, 1)), kinks="ties")
 # ctx = (lo, hi), either may be None.
 CLIP = defop("clip", lambda a, lo, hi: np.clip(a, lo, hi),
              lambda a, lo, hi: min(max(a, -math.inf if lo is None else lo),
                                    math.inf if hi is None else hi),
              lambda ns, g, out, ctx, a: ns.where(ns.within(a, *ctx), g, 0),
-             saves=(0,), kinks="bounds")
+             reads=((0,),), kinks="bounds")
 # ctx = (condition,), a constant boolean array.
 WHERE = defop("where", lambda a, b, cond: np.where(cond, a, b), None,
               lambda ns, g, out, ctx, a, b: ns.where(ctx[0], g, 0),
@@ -203,9 +204,9 @@ def _extremum_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
 SUM = defop("sum", lambda a, axis, keepdims: np.sum(a, axis, keepdims=keepdims), None,
             _sum_vjp)
 MAX = defop("max", lambda a, axis, keepdims: np.max(a, axis, keepdims=keepdims), None,
-            _extremum_vjp, saves=(0,), saves_out=True, kinks="ties")
+            _extremum_vjp, reads=((0, OUT),), kinks="ties")
 MIN = defop("min", lambda a, axis, keepdims: np.min(a, axis, keepdims=keepdims), None,
-            _extremum_vjp, saves=(0,), saves_out=True, kinks="ties")
+            _extremum_vjp, reads=((0, OUT),), kinks="ties")
 
 
 # --------------------------------------------------------------------------- shapes
@@ -232,6 +233,22 @@ GETITEM = defop("getitem", lambda a, index, basic: a[index], None,
 # ctx = (index, is_basic, shape)
 SCATTER = defop("scatter", scatter_np, None,
                 lambda ns, g, out, ctx, a: ns.getitem(g, ctx[0]))
+def setitem_np(a: np.ndarray, v: Any, index: Any, basic: bool) -> np.ndarray:
+    """``a`` with ``a[index] = v``, out of place."""
+    out = a.copy()
+    out[index] = v
+    return out
+
+
+def _setitem_vjp_a(ns: Any, g: Any, out: Any, ctx: Any, a: Any, v: Any) -> Any:
+    keep = np.ones(a.shape, dtype=bool)  # the overwritten elements get no gradient
+    keep[ctx[0]] = False
+    return ns.where(keep, g, 0)
+
+
+# ctx = (index, is_basic); the value v is broadcast into a[index] (x[index] = v).
+SETITEM = defop("setitem", setitem_np, None, _setitem_vjp_a,
+                lambda ns, g, out, ctx, a, v: ns.getitem(g, ctx[0]))
 # ctx = (((before, after), ...) per axis, fill value); adjoint: slice the border off again.
 PAD = defop("pad", lambda a, widths, value: np.pad(a, widths, constant_values=value), None,
             lambda ns, g, out, ctx, a: ns.getitem(
@@ -254,7 +271,7 @@ def _matmul_vjp_b(ns: Any, g: Any, out: Any, ctx: Any, a: Any, b: Any) -> Any:
     return ns.matmul(ns.mT(a), g)
 
 
-MATMUL = defop("matmul", np.matmul, None, _matmul_vjp_a, _matmul_vjp_b, saves=(0, 1))
+MATMUL = defop("matmul", np.matmul, None, _matmul_vjp_a, _matmul_vjp_b, reads=((1,), (0,)))
 
 
 def _concat_vjp(i: int) -> Any:

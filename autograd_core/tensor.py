@@ -9,7 +9,7 @@ import numpy as np
 
 from . import engine
 from . import primitives as _P
-from .engine import STATE, Node, Op, _record, const
+from .engine import STATE, Node, Op, _record, bump_version, const
 from .namespaces import NUMPY_NS
 
 __all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "tensor"]
@@ -408,6 +408,96 @@ class Tensor(Node):
         """A copy with its own memory; gradients flow back to ``self``."""
         return _F.mul(self, 1)
 
+    # ------------------------------------------------------------------ in-place
+    # Each in-place op is its out-of-place twin written back into ``self.data``: the
+    # version stamp makes backward refuse values that were saved before the write, and the
+    # graph is rebased (``self`` becomes the new op's output; earlier consumers keep a
+    # snapshot of the old node) so gradients stay right -- PyTorch's semantics.
+    def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
+        return self._inplace("add_", _P.ADD, other * alpha if alpha != 1 else other)
+
+    def sub_(self, other: Any, *, alpha: float = 1) -> Tensor:
+        return self._inplace("sub_", _P.SUB, other * alpha if alpha != 1 else other)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", _P.MUL, other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div_", _P.DIV, other)
+
+    def zero_(self) -> Tensor:
+        return self._inplace("zero_", None, 0)
+
+    def fill_(self, value: float) -> Tensor:
+        return self._inplace("fill_", None, value)
+
+    def copy_(self, src: Any) -> Tensor:
+        return self._inplace("copy_", None, src)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace("+=", _P.ADD, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace("-=", _P.SUB, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace("*=", _P.MUL, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace("/=", _P.DIV, other)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._inplace("__setitem__", None, value, index)
+
+    def _inplace(self, name: str, op: Op | None, other: Any, index: Any = Ellipsis) -> Tensor:
+        """Apply ``op(self, other)`` (or, with ``op=None``, ``self[index] = other``) in place."""
+        recording = STATE.grad_enabled and (
+            self.requires_grad or (isinstance(other, Tensor) and other.requires_grad))
+        if recording and self._op is None and self.requires_grad:
+            raise RuntimeError(
+                f"{name}: {self._describe()} is a leaf that requires grad and cannot be "
+                f"modified in place while gradients are recorded; update it under "
+                f"`with no_grad():` (as optimizers do) or use the out-of-place form")
+        if recording and self._op is not None and self._op.name in _VIEW_OPS:
+            raise RuntimeError(
+                f"{name}: {self._describe()} is a view (made by '{self._op.name}') of a tensor "
+                f"in a graph; in-place writes through views are not supported, use the "
+                f"out-of-place form (e.g. where(...) or cat(...))")
+        if not self.data.flags.writeable:
+            raise RuntimeError(f"{name}: {self._describe()} is a read-only broadcast view "
+                               f"(from expand/broadcast_to) and cannot be written in place")
+        if op is None:
+            result = _F.setitem(self, index, other) if recording else None
+            new = result.data if recording else (other.data if isinstance(other, Tensor)
+                                                  else other)
+        else:
+            result = _binary(op, self, other)
+            new = result.data
+        try:
+            if op is None and not recording:
+                self.data[index] = new
+            else:
+                np.copyto(self.data, new, casting="same_kind")
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{name}: cannot write the result into {self._describe()}: "
+                          f"{e}") from None
+        bump_version(self)
+        if recording and result is not None and result._op is not None:
+            self._rebase(result)
+        return self
+
+    def _rebase(self, result: Tensor) -> None:
+        """Make ``self`` the output of ``result``'s op; keep the old node as a snapshot."""
+        old = _make(self.data)
+        old.requires_grad, old._op, old._parents = self.requires_grad, self._op, self._parents
+        old._ctx, old._vc, old._meta = self._ctx, self._vc, self._meta
+        if self._op is not None:
+            old._stamp = self._stamp
+        self._history = [*(self._history or ()), (STATE.inplace_stamp, old)]
+        self.requires_grad, self._op, self._ctx = True, result._op, result._ctx
+        self._parents = tuple(old if p is self else p for p in result._parents)
+        self._stamp, self._meta = result._stamp, result._meta
+
     # ------------------------------------------------------------------ operators
     def __add__(self, other: Any) -> Tensor:
         return _binary(_P.ADD, self, other)
@@ -487,6 +577,9 @@ class Tensor(Node):
 
     def __invert__(self) -> Tensor:
         return _make(np.logical_not(self.data))
+
+
+_VIEW_OPS = frozenset({"reshape", "transpose", "expand", "getitem"})
 
 
 class _HookHandle:
@@ -592,8 +685,8 @@ def _apply(op: Op, inputs: tuple[Tensor, ...], data: Any, ctx: Any = None,
     (an in-place write through either is seen by the other's saved-value check).
     """
     out = _make(data if type(data) is np.ndarray else np.asarray(data))
-    if view_of is not None and view_of._vc is not None:
-        out._vc = view_of._vc
+    if view_of is not None:
+        out._vc = view_of._share_version()
     if STATE.grad_enabled:
         for x in inputs:
             if x.requires_grad:
