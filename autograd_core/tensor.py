@@ -490,7 +490,7 @@ class Tensor(Node):
         """Make ``self`` the output of ``result``'s op; keep the old node as a snapshot."""
         old = _make(self.data)
         old.requires_grad, old._op, old._parents = self.requires_grad, self._op, self._parents
-        old._ctx, old._vc, old._meta = self._ctx, self._vc, self._meta
+        old._ctx, old._vc, old._meta, old.name = self._ctx, self._vc, self._meta, self.name
         if self._op is not None:
             old._stamp = self._stamp
         self._history = [*(self._history or ()), (STATE.inplace_stamp, old)]
