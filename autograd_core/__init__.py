@@ -17,6 +17,7 @@ from .ops import __all__ as _ops_all
 from .random import default_generator, manual_seed
 from .scalar import Scalar
 from .tensor import Tensor, get_default_dtype, set_default_dtype, tensor
+from .viz import draw, render, to_dot
 
 __version__ = "0.1.0"
 
@@ -24,5 +25,5 @@ __all__ = [
     "Scalar", "Tensor", "tensor", "set_default_dtype", "get_default_dtype",
     "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "live_nodes", "manual_seed", "default_generator", "primitives", "func", "Function",
-    "FunctionCtx", "detect_anomaly", *_ops_all,
+    "FunctionCtx", "detect_anomaly", "draw", "render", "to_dot", *_ops_all,
 ]

@@ -473,5 +473,7 @@ def live_nodes() -> int:
     """How many recorded (non-leaf, unreleased) graph nodes are alive; for leak tests."""
     import gc
 
+    # type() rather than isinstance(): the latter reads __class__, which some foreign
+    # objects (torch's deprecated aliases) answer with a warning.
     return sum(1 for o in gc.get_objects()
-               if isinstance(o, Node) and o._op is not None and o._parents is not None)
+               if issubclass(type(o), Node) and o._op is not None and o._parents is not None)

@@ -223,8 +223,10 @@ class Tensor(Node):
         if self.grad is not None:
             self.grad = _make(self.grad.data + g)
             return
-        if not (fresh and g.flags.writeable and g.flags.c_contiguous):
-            g = np.array(g, order="C")  # never share memory with another leaf's grad
+        flags = g.flags
+        if not (fresh and flags.writeable and (flags.c_contiguous or flags.f_contiguous)):
+            # never share memory with another leaf's grad, never keep a strided view
+            g = np.array(g, order="K" if fresh else "C")
         self.grad = _make(g)
 
     def retain_grad(self) -> Tensor:

@@ -1,0 +1,1 @@
+"""Small runnable examples that produce the project's documentation assets (``python -m ...``)."""

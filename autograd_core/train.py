@@ -1,0 +1,254 @@
+"""The main job: train an MLP or a CNN on the bundled digits and write weights, log, curves, graph.
+
+Run ``agc-train --help`` (or ``python -m autograd_core.train --help``).  Everything it
+uses is the library itself: ``nn`` layers and losses, ``optim`` optimizers, the engine's
+backward, and ``autograd_core.viz`` for the picture of the model's graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import autograd_core as ag
+from autograd_core import viz
+from autograd_core.datasets import load_digits
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 1e-3, "adam": 2e-3,
+              "adamw": 2e-3}
+CNN_LR_FACTOR = 1.5  # the CNN tolerates (and, in 40 epochs, needs) a larger step
+
+
+def build_model(kind: str, batchnorm: bool, dropout: float) -> Any:
+    """The two architectures on 1x8x8 inputs (no activation on the output layer: the logits
+    go straight into softmax cross-entropy, seed 001 §4)."""
+    import nn
+
+    def block(*layers: Any) -> list[Any]:
+        return [layer for layer in layers if layer is not None]
+
+    if kind == "mlp":
+        return nn.Sequential(
+            nn.Flatten(),
+            *block(nn.Linear(64, 128), nn.BatchNorm1d(128) if batchnorm else None, nn.ReLU(),
+                   nn.Dropout(dropout) if dropout else None),
+            *block(nn.Linear(128, 64), nn.BatchNorm1d(64) if batchnorm else None, nn.ReLU(),
+                   nn.Dropout(dropout) if dropout else None),
+            nn.Linear(64, 10),
+        )
+    if kind == "cnn":
+        return nn.Sequential(
+            *block(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16) if batchnorm else None,
+                   nn.ReLU(), nn.MaxPool2d(2)),                   # 16 x 4 x 4
+            *block(nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32) if batchnorm else None,
+                   nn.ReLU(), nn.MaxPool2d(2)),                   # 32 x 2 x 2
+            nn.Flatten(),
+            *block(nn.Dropout(dropout) if dropout else None, nn.Linear(128, 10)),
+        )
+    raise ValueError(f"unknown model {kind!r}; choose mlp or cnn")
+
+
+def build_optimizer(name: str, params: Any, lr: float, weight_decay: float) -> Any:
+    import optim
+
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    if name == "momentum":
+        return optim.Momentum(params, lr=lr, momentum=0.9)
+    if name == "nesterov":
+        return optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    if name == "rmsprop":
+        return optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    if name == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=weight_decay or 1e-2)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def default_lr(model: str, optimizer: str) -> float:
+    """The learning rate the defaults were measured with (see README)."""
+    return DEFAULT_LR[optimizer] * (CNN_LR_FACTOR if model == "cnn" else 1.0)
+
+
+def evaluate(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 512
+             ) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` in eval mode (no graph recorded)."""
+    import nn
+
+    model.eval()
+    total, correct = 0.0, 0
+    with ag.no_grad():
+        for i in range(0, len(y), batch_size):
+            logits = model(ag.Tensor(x[i:i + batch_size]))
+            yt = y[i:i + batch_size]
+            total += nn.functional.cross_entropy(logits, yt, reduction="sum").item()
+            correct += int((logits.data.argmax(axis=1) == yt).sum())
+    model.train()
+    return total / len(y), correct / len(y)
+
+
+def _progress(iterable: Any, total: int, desc: str, enabled: bool) -> Any:
+    """A tqdm bar when tqdm is installed and stdout is a terminal; else the iterable."""
+    if enabled and sys.stdout.isatty():
+        try:
+            from tqdm import tqdm
+
+            return tqdm(iterable, total=total, desc=desc, leave=False)
+        except ImportError:
+            pass
+    return iterable
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Train as ``args`` says; returns the log that is also written to ``log.json``."""
+    import nn
+
+    ag.manual_seed(args.seed)
+    split = load_digits(seed=args.seed)
+    # Statistics from the training images only (seed 001 §6.5): a mean image, or one
+    # mean per channel with --augment (per-pixel statistics would blow up shifted
+    # strokes on the near-constant border pixels).
+    axis = (0, 2, 3) if args.augment else 0
+    scaler = nn.data.Standardizer(axis=axis).fit(split.x_train)
+    x_train, x_test = scaler.transform(split.x_train), scaler.transform(split.x_test)
+    # Batches are drawn from the raw images: shift them (1-pixel random crops of the
+    # zero-padded image, seed 001 §6.7) before standardising, so padding is background.
+    shift = nn.data.RandomCrop(padding=1) if args.augment else None
+    prepare = (lambda b: scaler.transform(shift(b))) if shift else scaler.transform
+    model = build_model(args.model, args.batchnorm, args.dropout)
+    lr = args.lr if args.lr is not None else default_lr(args.model, args.optimizer)
+    opt = build_optimizer(args.optimizer, model.parameters(), lr, args.weight_decay)
+    sched = None
+    if args.schedule == "cosine":  # anneal to 0 over the run: a steadier final epoch
+        import optim
+
+        sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
+    loader = nn.data.DataLoader(nn.data.TensorDataset(split.x_train, split.y_train),
+                                batch_size=args.batch_size, shuffle=True, transform=prepare)
+    log: dict[str, Any] = {"args": {**vars(args), "lr": lr}, "epochs": []}
+    say = print if not args.quiet else (lambda *a, **k: None)
+    say(f"training {args.model} ({sum(p.size for p in model.parameters()):,} parameters) on "
+        f"{len(split.y_train)} digits with {args.optimizer} lr={lr:g} for {args.epochs} "
+        f"epochs; testing on {len(split.y_test)}")
+    start = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        t0 = time.perf_counter()
+        for xb, yb in _progress(loader, len(loader), f"epoch {epoch}", not args.quiet):
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if sched is not None:
+            sched.step()
+        train_loss, train_acc = evaluate(model, x_train, split.y_train)
+        test_loss, test_acc = evaluate(model, x_test, split.y_test)
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+               "test_loss": test_loss, "test_acc": test_acc,
+               "seconds": time.perf_counter() - t0}
+        log["epochs"].append(row)
+        say(f"epoch {epoch:3d}  train loss {train_loss:.4f} acc {train_acc:.2%}  "
+            f"test loss {test_loss:.4f} acc {test_acc:.2%}  ({row['seconds']:.1f}s)")
+    log["seconds"] = time.perf_counter() - start
+    log["test_acc"] = log["epochs"][-1]["test_acc"] if log["epochs"] else None
+    write_outputs(args.out, model, log, x_train[:8], say)
+    say(f"done in {log['seconds']:.1f}s: test accuracy {log['test_acc']:.2%}; "
+        f"outputs in {args.out}/")
+    return log
+
+
+def write_outputs(out: str, model: Any, log: dict[str, Any], sample: np.ndarray,
+                  say: Any) -> None:
+    """weights.npz, log.json, curves.png (with matplotlib) and graph.svg (with Graphviz)."""
+    os.makedirs(out, exist_ok=True)
+    np.savez(os.path.join(out, "weights.npz"),
+             **{k: v.data for k, v in model.state_dict().items()})
+    with open(os.path.join(out, "log.json"), "w") as f:
+        json.dump(log, f, indent=2)
+    try:
+        plot_curves(log, os.path.join(out, "curves.png"))
+    except ImportError:
+        say("matplotlib is not installed: skipped curves.png (pip install matplotlib)")
+    model.eval()
+    logits = model(ag.Tensor(sample))
+    model.train()
+    dot = viz.to_dot(logits, module=model, collapse=1, show_grad=False)
+    with open(os.path.join(out, "graph.dot"), "w") as f:
+        f.write(dot)
+    try:
+        viz.render(logits, path=os.path.join(out, "graph.svg"), module=model,
+                  collapse=1, show_grad=False)
+    except viz.GraphvizNotFoundError as e:
+        say(f"skipped graph.svg: {e}")
+
+
+def plot_curves(log: dict[str, Any], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = log["epochs"]
+    ep = [r["epoch"] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a.plot(ep, [r["train_loss"] for r in rows], label="train")
+    a.plot(ep, [r["test_loss"] for r in rows], label="test")
+    a.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    b.plot(ep, [r["train_acc"] for r in rows], label="train")
+    b.plot(ep, [r["test_acc"] for r in rows], label="test")
+    b.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="agc-train", description="Train on the bundled 8x8 digits (1,797 images).")
+    p.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
+    p.add_argument("--batchnorm", action="store_true", help="batch norm after each hidden layer")
+    p.add_argument("--dropout", type=float, default=0.0, metavar="P",
+                   help="dropout probability after each hidden layer (default 0: none)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default for the MLP: "
+                        + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items())
+                        + f"; {CNN_LR_FACTOR}x that for the CNN)")
+    p.add_argument("--augment", action="store_true",
+                   help="random 1-pixel shifts of the training images")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--schedule", choices=("cosine", "none"), default="cosine",
+                   help="learning-rate schedule over the epochs (default cosine annealing)")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="output directory (default runs/<model>)")
+    p.add_argument("--quiet", action="store_true", help="print nothing")
+    args = p.parse_args(argv)
+    if not 0 <= args.dropout < 1:
+        p.error(f"--dropout must be in [0, 1), got {args.dropout}")
+    if args.epochs < 1 or args.batch_size < 1:
+        p.error("--epochs and --batch-size must be positive")
+    if args.out is None:
+        args.out = os.path.join("runs", args.model)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    train(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

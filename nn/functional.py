@@ -1,0 +1,597 @@
+"""Layers, activations, normalisation, dropout and losses as functions of Tensors (``F``).
+
+Everything here is a composition of engine ops: there is no backward code, and every
+gradient below comes from the primitives' rules.  Shapes follow PyTorch (NCHW images,
+class scores on axis 1).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+import autograd_core as ag
+from autograd_core import Tensor
+
+__all__ = [
+    "avg_pool2d",
+    "batch_norm",
+    "binary_cross_entropy_with_logits",
+    "conv2d",
+    "cross_entropy",
+    "dropout",
+    "elu",
+    "l1_loss",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "max_pool2d",
+    "mse_loss",
+    "multi_margin_loss",
+    "nll_loss",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "tanh",
+]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else ag.tensor(x)
+
+
+def _pair(value: int | tuple[int, int], name: str, who: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
+        raise ValueError(f"{who}: {name} must be an int or a pair of ints, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+# --------------------------------------------------------------------------- layers
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
+    """``input @ weight.T + bias`` with ``weight`` of shape (out_features, in_features).
+
+    >>> x, w = ag.ones(2, 3), ag.ones(4, 3)
+    >>> linear(x, w, ag.zeros(4)).tolist()[0]
+    [3.0, 3.0, 3.0, 3.0]
+    """
+    out = ag.matmul(input, weight.mT)
+    return out if bias is None else out + bias
+
+
+def _spatial_padding(padding: Any, kernel: tuple[int, int], stride: tuple[int, int],
+                     who: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(before, after) zero-padding of H and W; ``"same"`` pads any extra on the far side
+    (as PyTorch) and needs stride 1."""
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if padding == "same":
+        if stride != (1, 1):
+            raise ValueError(f"{who}: padding='same' needs stride 1, got stride {stride}")
+        return tuple((total // 2, total - total // 2)  # type: ignore[return-value]
+                     for total in (kernel[0] - 1, kernel[1] - 1))
+    ph, pw = _pair(padding, "padding", who)
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{who}: padding must be non-negative, got {padding!r}")
+    return (ph, ph), (pw, pw)
+
+
+def _windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
+             pads: tuple[tuple[int, int], tuple[int, int]], fill: float, who: str) -> Tensor:
+    """Pad the last two axes with ``fill``, then the zero-copy view (..., OH, OW, KH, KW)."""
+    if min(stride) <= 0 or min(kernel) <= 0:
+        raise ValueError(f"{who}: kernel_size and stride must be positive, got kernel "
+                         f"{kernel} and stride {stride}")
+    if any(pads[0] + pads[1]):
+        x = ag.pad(x, ((0, 0),) * (x.ndim - 2) + pads, fill)
+    h, w = x.shape[-2:]
+    if kernel[0] > h or kernel[1] > w:
+        raise ValueError(f"{who}: kernel {kernel} is larger than the (padded) input, whose "
+                         f"last two axes are {(h, w)}")
+    return ag.sliding_windows(x, kernel, stride)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,  # noqa: A002
+           stride: int | tuple[int, int] = 1, padding: Any = 0) -> Tensor:
+    """2-D cross-correlation (no kernel flip) of NCHW ``input`` with ``weight`` (O, C, KH, KW).
+
+    Output size per axis is ⌊(H + 2P − K)/S⌋ + 1.  ``padding`` is an int, a pair, or
+    ``"valid"``/``"same"``.  im2col from engine ops: pad, take the zero-copy window view
+    (whose gradient is the col2im accumulation), copy it once into columns of shape
+    (N, C·KH·KW, OH·OW), and multiply by the (O, C·KH·KW) weight matrix -- the product is
+    already in NCHW order, so nothing is transposed back.  A 3-D input is one unbatched image.
+
+    >>> x = ag.ones(1, 1, 4, 4)
+    >>> conv2d(x, ag.ones(1, 1, 3, 3), padding=1).shape
+    (1, 1, 4, 4)
+    """
+    who = "conv2d"
+    x = _tensor(input)
+    if x.ndim == 3:
+        return conv2d(x.unsqueeze(0), weight, bias, stride, padding)[0]
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"{who}: expected input (N, C, H, W) and weight (O, C, KH, KW), got "
+                         f"shapes {x.shape} and {weight.shape}")
+    n, c = x.shape[:2]
+    o, wc, kh, kw = weight.shape
+    if c != wc:
+        raise ValueError(f"{who}: input has {c} channels but weight of shape {weight.shape} "
+                         f"expects {wc}")
+    s = _pair(stride, "stride", who)
+    windows = _windows(x, (kh, kw), s, _spatial_padding(padding, (kh, kw), s, who), 0.0, who)
+    oh, ow = windows.shape[2:4]
+    cols = windows.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+    out = ag.matmul(weight.reshape(o, c * kh * kw), cols).reshape(n, o, oh, ow)
+    return out if bias is None else out + bias.reshape(1, o, 1, 1)
+
+
+def max_pool2d(input: Tensor, kernel_size: int | tuple[int, int],  # noqa: A002
+               stride: int | tuple[int, int] | None = None,
+               padding: int | tuple[int, int] = 0) -> Tensor:
+    """Maximum over each KHxKW window of the last two axes (stride defaults to the kernel).
+
+    Padding is with -inf, so it never wins.  The gradient goes to the window's maximum;
+    if several elements tie for it they share the gradient equally (the engine's ``max``
+    convention; PyTorch gives it all to the first) -- the same subgradient away from ties.
+
+    >>> x = ag.arange(16.0).reshape(1, 1, 4, 4)
+    >>> max_pool2d(x, 2).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
+    k, s, pads = _pool_geometry(kernel_size, stride, padding, "max_pool2d")
+    return _stacked_windows(_tensor(input), k, s, pads, -math.inf, "max_pool2d").max(axis=0)
+
+
+def avg_pool2d(input: Tensor, kernel_size: int | tuple[int, int],  # noqa: A002
+               stride: int | tuple[int, int] | None = None,
+               padding: int | tuple[int, int] = 0, count_include_pad: bool = True) -> Tensor:
+    """Mean over each KHxKW window (zero padding counted in the mean unless
+    ``count_include_pad=False``, as PyTorch).
+
+    >>> avg_pool2d(ag.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
+    [[[[2.5, 4.5], [10.5, 12.5]]]]
+    """
+    who = "avg_pool2d"
+    x = _tensor(input)
+    k, s, pads = _pool_geometry(kernel_size, stride, padding, who)
+    sums = _stacked_windows(x, k, s, pads, 0.0, who).sum(axis=0)
+    if count_include_pad or not any(pads[0] + pads[1]):
+        return sums / (k[0] * k[1])
+    inside = np.pad(np.ones(x.shape[-2:], dtype=x.dtype), pads)
+    counts = np.lib.stride_tricks.sliding_window_view(inside, k)[::s[0], ::s[1]]
+    return sums / counts.sum(axis=(-2, -1))
+
+
+def _stacked_windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
+                     pads: tuple[tuple[int, int], tuple[int, int]], fill: float, who: str
+                     ) -> Tensor:
+    """The window elements stacked on a new leading axis: (KH·KW, ..., OH, OW), contiguous.
+
+    Pooling then reduces over axis 0, an elementwise max/sum of KH·KW whole arrays.
+    Reducing the strided window view over its two tiny trailing axes instead is ~20x
+    slower in numpy, more than this one copy costs.
+    """
+    windows = _windows(x, kernel, stride, pads, fill, who)
+    nd = windows.ndim
+    return windows.permute(nd - 2, nd - 1, *range(nd - 2)).reshape(
+        kernel[0] * kernel[1], *windows.shape[:-2])
+
+
+def _pool_geometry(kernel_size: Any, stride: Any, padding: Any, who: str) -> tuple:
+    k = _pair(kernel_size, "kernel_size", who)
+    s = k if stride is None else _pair(stride, "stride", who)
+    p = _pair(padding, "padding", who)
+    if p[0] * 2 > k[0] or p[1] * 2 > k[1] or min(p) < 0:
+        raise ValueError(f"{who}: padding {p} must be non-negative and at most half the "
+                         f"kernel size {k}")
+    return k, s, ((p[0], p[0]), (p[1], p[1]))
+
+
+# ---------------------------------------------------------------------- activations
+relu = ag.relu
+sigmoid = ag.sigmoid
+tanh = ag.tanh
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
+    """``x`` for x > 0, else ``negative_slope * x``; the derivative at 0 is the slope
+    (PyTorch's convention).
+
+    >>> leaky_relu(ag.tensor([-2.0, 3.0]), 0.5).tolist()
+    [-1.0, 3.0]
+    """
+    x = _tensor(input)
+    return ag.where(x.data > 0, x, x * negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
+    """``x`` for x > 0, else ``alpha * (exp(x) - 1)``.
+
+    exp sees min(x, 0), so the branch that ``where`` discards cannot overflow to inf
+    (whose zero gradient would otherwise become 0 * inf = NaN).
+
+    >>> elu(ag.tensor([0.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+    x = _tensor(input)
+    return ag.where(x.data > 0, x, alpha * (ag.exp(ag.clip(x, None, 0.0)) - 1))
+
+
+def _softplus(z: Tensor) -> Tensor:
+    """log(1 + e^z) = max(z, 0) + log1p(e^-|z|), stable at both tails.  ``maximum`` (not
+    relu) matters at z = 0: its tie rule gives 1/2 there, with abs'(0) = 0 the derivative
+    is exactly sigmoid(0) = 1/2."""
+    return ag.maximum(z, 0.0) + ag.log1p(ag.exp(-ag.abs(z)))
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    """``log(1 + exp(beta * x)) / beta``; linear where ``beta * x > threshold`` (PyTorch).
+
+    >>> round(softplus(ag.tensor([0.0])).item(), 6)
+    0.693147
+    """
+    x = _tensor(input)
+    z = x * beta if beta != 1 else x
+    soft = _softplus(z) / beta if beta != 1 else _softplus(z)
+    return ag.where(z.data > threshold, x, soft)
+
+
+def softmax(input: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002
+    """exp(x) / Σ exp(x) along ``dim`` (default: the last axis; PyTorch's implicit choice
+    of axis is deprecated there), with the detached max subtracted first."""
+    return ag.softmax(_tensor(input), -1 if dim is None else dim)
+
+
+def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002
+    """x − logsumexp(x) along ``dim`` (default: the last axis); finite for logits of ±1e4."""
+    return ag.log_softmax(_tensor(input), -1 if dim is None else dim)
+
+
+# -------------------------------------------------------------------------- dropout
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
+            generator: np.random.Generator | None = None) -> Tensor:
+    """Inverted dropout: zero each element with probability ``p`` (the *drop* probability,
+    as PyTorch; seed 001 uses the keep probability) and scale survivors by 1/(1 − p), so
+    evaluation is the identity.  The mask comes from ``generator`` (default: the library
+    generator that ``autograd_core.manual_seed`` seeds); uniforms are drawn in float32
+    whatever the input dtype, so a float64 replay sees the same mask.
+
+    >>> x = ag.ones(2, 3)
+    >>> dropout(x, 0.5, training=False) is x
+    True
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
+    x = _tensor(input)
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    gen = generator if generator is not None else ag.default_generator()
+    keep = gen.random(x.shape, dtype=np.float32) >= p
+    return x * (keep * np.asarray(1.0 / (1.0 - p), dtype=x.dtype))
+
+
+# -------------------------------------------------------------------- normalisation
+def _standardize(x: Tensor, axes: tuple[int, ...], eps: float
+                 ) -> tuple[Tensor, Tensor, Tensor]:
+    """(x − μ)/√(σ² + ε) with the biased variance over ``axes``; also returns μ and σ²
+    (both keep their axes).  Gradients flow through μ and σ², as they must."""
+    mu = x.mean(axis=axes, keepdims=True)
+    centred = x - mu
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    return centred / ag.sqrt(var + eps), mu, var
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None,  # noqa: A002
+               running_var: Tensor | None, weight: Tensor | None = None,
+               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Tensor:
+    """Batch normalisation over every axis but the channel axis 1 (Ioffe & Szegedy 2015).
+
+    Training: normalise with the batch mean and the *biased* batch variance, and update
+    the ``running_mean`` / ``running_var`` tensors (``running = (1 − momentum)·running +
+    momentum·batch``, a new array in each tensor's ``.data``) with the *unbiased* batch
+    variance, as PyTorch.  Evaluation: normalise with the running
+    statistics.  Then ``y = γ·x̂ + β`` with ``weight`` γ and ``bias`` β of shape (C,).
+
+    >>> x = ag.tensor([[1.0], [3.0]])
+    >>> batch_norm(x, None, None, training=True, eps=0.0).tolist()
+    [[-1.0], [1.0]]
+    """
+    x = _tensor(input)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, ...), got {x.shape}")
+    axes = (0, *range(2, x.ndim))
+    stat_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if training:
+        count = x.size // x.shape[1]
+        if count <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                             f"training, got input of shape {x.shape}")
+        xhat, mu, var = _standardize(x, axes, eps)
+        if running_mean is not None and running_var is not None:
+            unbiased = var.data.reshape(-1) * (count / (count - 1))
+            _blend(running_mean, mu.data.reshape(-1), momentum)
+            _blend(running_var, unbiased, momentum)
+        return _affine(xhat, weight, bias, stat_shape)
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: running_mean and running_var are needed when not "
+                         "training")
+    # Fold the running statistics into one scale and shift: two full-size ops, not four.
+    inv_std = 1.0 / np.sqrt(running_var.data + eps)
+    scale: Any = inv_std if weight is None else weight * inv_std.astype(weight.dtype)
+    shift: Any = -running_mean.data * scale
+    if bias is not None:
+        shift = shift + bias
+    return x * ag.reshape(scale, stat_shape) + ag.reshape(shift, stat_shape)
+
+
+def _blend(running: Tensor, batch: np.ndarray, momentum: float) -> None:
+    """Exponential moving average of a statistic; a new array (never an in-place write on
+    memory someone else may hold)."""
+    running.data = ((1.0 - momentum) * running.data + momentum * batch).astype(
+        running.data.dtype)
+
+
+def _affine(xhat: Tensor, weight: Tensor | None, bias: Tensor | None,
+            shape: tuple[int, ...]) -> Tensor:
+    out = xhat if weight is None else xhat * weight.reshape(shape)
+    return out if bias is None else out + bias.reshape(shape)
+
+
+def layer_norm(input: Tensor, normalized_shape: int | tuple[int, ...],  # noqa: A002
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise each sample over its last ``len(normalized_shape)`` axes (Ba et al. 2016);
+    same in training and evaluation, no running statistics.
+
+    >>> layer_norm(ag.tensor([[1.0, 3.0]]), 2, eps=0.0).tolist()
+    [[-1.0, 1.0]]
+    """
+    x = _tensor(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if x.shape[x.ndim - len(shape):] != shape:
+        raise ValueError(f"layer_norm: the input's trailing shape must be normalized_shape "
+                         f"{shape}, got input of shape {x.shape}")
+    xhat, _, _ = _standardize(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
+    return _affine(xhat, weight, bias, shape)
+
+
+# --------------------------------------------------------------------------- losses
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def _check_reduction(reduction: str, who: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{who}: reduction must be 'none', 'mean' or 'sum', got "
+                         f"{reduction!r}")
+
+
+def _class_axis(x: Tensor, who: str) -> int:
+    if x.ndim == 0:
+        raise ValueError(f"{who}: input must have a class axis, got a 0-d tensor")
+    return 0 if x.ndim == 1 else 1
+
+
+def _index_targets(x: Tensor, target: Any, weight: Any, ignore_index: int | None,
+                   label_smoothing: float, who: str) -> tuple[np.ndarray, Any]:
+    """Class-index targets as a dense constant T with loss = −Σ_c log p_c · T_c, and the
+    mean's denominator Σ_n w[y_n] over non-ignored samples (PyTorch's weighted mean).
+
+    With label smoothing ε (PyTorch): T = (1 − ε)·w_y·onehot(y) + (ε/C)·w_c, both terms
+    zero for ignored samples and sharing that same denominator.
+    """
+    axis = _class_axis(x, who)
+    n_classes = x.shape[axis]
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    expected = x.shape[:axis] + x.shape[axis + 1:]
+    if y.shape != expected:
+        raise ValueError(f"{who}: class-index target must have shape {expected} for input of "
+                         f"shape {x.shape}, got {y.shape}")
+    if y.dtype.kind == "f":
+        if not np.all(y == np.round(y)):
+            raise ValueError(f"{who}: class-index targets must be integers, got non-integral "
+                             f"values of dtype {y.dtype}")
+        y = y.astype(np.int64)
+    elif y.dtype.kind not in "iu":
+        raise TypeError(f"{who}: target must hold class indices (integers) or class "
+                        f"probabilities (same shape as the input), got dtype {y.dtype}")
+    valid = np.ones(y.shape, bool) if ignore_index is None else y != ignore_index
+    bad = valid & ((y < 0) | (y >= n_classes))
+    if bad.any():
+        raise IndexError(f"{who}: target {y[bad].flat[0]} is out of bounds for "
+                         f"{n_classes} classes")
+    y = np.where(valid, y, 0)
+    class_shape = [1] * x.ndim
+    class_shape[axis] = n_classes
+    classes = np.arange(n_classes).reshape(class_shape)
+    valid_c = np.expand_dims(valid, axis)
+    onehot = (np.expand_dims(y, axis) == classes) & valid_c
+    w = (np.ones(n_classes, x.dtype) if weight is None
+         else _weight_array(weight, n_classes, x, who))
+    w_c = w.reshape(class_shape)
+    t = onehot * w_c
+    if label_smoothing:
+        t = (1.0 - label_smoothing) * t + (label_smoothing / n_classes) * (valid_c * w_c)
+    return t.astype(x.dtype), (w[y] * valid).sum()
+
+
+def _weight_array(weight: Any, n_classes: int, x: Tensor, who: str) -> np.ndarray:
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=x.dtype)
+    if w.shape != (n_classes,):
+        raise ValueError(f"{who}: weight must have shape ({n_classes},), one per class, got "
+                         f"{w.shape}")
+    return w
+
+
+def _weighted_nll(logp: Tensor, t: Any, denominator: Any, reduction: str, axis: int
+                  ) -> Tensor:
+    """−Σ_c logp·T, per sample for 'none', summed, or divided by ``denominator``."""
+    if reduction == "none":
+        return -(logp * t).sum(axis=axis)
+    total = -(logp * t).sum()
+    return total / denominator if reduction == "mean" else total
+
+
+def cross_entropy(input: Tensor, target: Any, weight: Any = None, *,  # noqa: A002
+                  ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy of logits ``input`` (N, C) or (N, C, d1, ...) or (C,).
+
+    ``target`` holds class indices (shape without the class axis; integer arrays, or floats
+    with integral values since ``ag.tensor([1, 2])`` is float32) or class probabilities
+    (same shape as ``input``, may require grad).  PyTorch semantics: per-class ``weight``;
+    with indices the mean divides by Σ w[y_n] over samples whose target is not
+    ``ignore_index``, with probabilities by the number of samples; ``label_smoothing`` ε
+    mixes the target with the uniform distribution.  Built on ``log_softmax`` (detached max
+    subtracted), so the gradient is softmax − onehot and logits of ±1e4 stay finite.
+    ``weight`` is treated as a constant.  After ``weight`` the arguments are keyword-only:
+    PyTorch's positional slots there hold deprecated arguments.
+
+    >>> logits = ag.tensor([[2.0, 0.0], [0.0, 2.0]])
+    >>> round(cross_entropy(logits, np.array([0, 1])).item(), 4)
+    0.1269
+    """
+    who = "cross_entropy"
+    _check_reduction(reduction, who)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{who}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    x = _tensor(input)
+    axis = _class_axis(x, who)
+    logp = ag.log_softmax(x, axis)
+    if np.shape(target) == x.shape and np.asarray(_data(target)).dtype.kind == "f":
+        n_classes = x.shape[axis]
+        t = _as_dtype(target, x)
+        if label_smoothing:
+            t = t * (1.0 - label_smoothing) + label_smoothing / n_classes
+        if weight is not None:
+            shape = [1] * x.ndim
+            shape[axis] = n_classes
+            t = t * _weight_array(weight, n_classes, x, who).reshape(shape)
+        return _weighted_nll(logp, t, x.size // n_classes, reduction, axis)
+    t, denominator = _index_targets(x, target, weight, ignore_index, label_smoothing, who)
+    return _weighted_nll(logp, t, denominator, reduction, axis)
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _as_dtype(target: Any, x: Tensor) -> Tensor | np.ndarray:
+    """A target in the input's dtype (a Tensor target through a differentiable cast), so a
+    float64 target cannot promote a float32 loss."""
+    if isinstance(target, Tensor):
+        return target.astype(x.dtype)
+    return np.asarray(target, dtype=x.dtype)
+
+
+def nll_loss(input: Tensor, target: Any, weight: Any = None, *,  # noqa: A002
+             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input`` at class indices ``target``
+    (−input[n, y_n]·w[y_n]; the weighted mean divides by Σ w[y_n], as PyTorch).
+
+    >>> logp = ag.log(ag.tensor([[0.5, 0.5]]))
+    >>> round(nll_loss(logp, np.array([1])).item(), 4)
+    0.6931
+    """
+    _check_reduction(reduction, "nll_loss")
+    x = _tensor(input)
+    t, denominator = _index_targets(x, target, weight, ignore_index, 0.0, "nll_loss")
+    return _weighted_nll(x, t, denominator, reduction, _class_axis(x, "nll_loss"))
+
+
+def _same_shape(x: Tensor, target: Any, who: str) -> Tensor | np.ndarray:
+    """Targets must match the input's shape: PyTorch only warns, and the silent broadcast
+    of (N, 1) against (N,) into an (N, N) loss is a classic bug."""
+    if np.shape(target) != x.shape:
+        raise ValueError(f"{who}: target shape {np.shape(target)} differs from input shape "
+                         f"{x.shape}; reshape one of them (broadcasting here is almost "
+                         f"always a bug)")
+    return _as_dtype(target, x)
+
+
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean (or sum, or elementwise) squared error (x − y)².  Seed 000's "MSE" ½Σ(y − ŷ)²
+    is ``0.5 * mse_loss(x, y, reduction="sum")``.
+
+    >>> mse_loss(ag.tensor([1.0, 3.0]), ag.tensor([0.0, 0.0])).item()
+    5.0
+    """
+    _check_reduction(reduction, "mse_loss")
+    x = _tensor(input)
+    diff = x - _same_shape(x, target, "mse_loss")
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean (or sum, or elementwise) absolute error |x − y| (gradient 0 at x = y).
+
+    >>> l1_loss(ag.tensor([1.0, -3.0]), ag.tensor([0.0, 0.0])).item()
+    2.0
+    """
+    _check_reduction(reduction, "l1_loss")
+    x = _tensor(input)
+    return _reduce(ag.abs(x - _same_shape(x, target, "l1_loss")), reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Any,  # noqa: A002
+                                     weight: Any = None, reduction: str = "mean",
+                                     pos_weight: Any = None) -> Tensor:
+    """−[p·y·log σ(x) + (1 − y)·log(1 − σ(x))]·w, computed stably as
+    (1 − y)·x + (1 + (p − 1)·y)·softplus(−x); ``pos_weight`` p broadcasts over the last
+    (class) axis, ``weight`` w over the whole input (PyTorch).
+
+    >>> round(binary_cross_entropy_with_logits(ag.tensor([0.0]), ag.tensor([1.0])).item(), 4)
+    0.6931
+    """
+    who = "binary_cross_entropy_with_logits"
+    _check_reduction(reduction, who)
+    x = _tensor(input)
+    y = _same_shape(x, target, who)
+    log_weight = 1.0 if pos_weight is None else (np.asarray(_data(pos_weight), x.dtype) - 1) * y + 1
+    loss = x * (1.0 - y) + _softplus(-x) * log_weight
+    if weight is not None:
+        loss = loss * np.asarray(_data(weight), dtype=x.dtype)
+    return _reduce(loss, reduction)
+
+
+def multi_margin_loss(input: Tensor, target: Any, p: int = 1,  # noqa: A002
+                      margin: float = 1.0, weight: Any = None,
+                      reduction: str = "mean") -> Tensor:
+    """Multiclass SVM (hinge) loss, PyTorch's definition:
+    ``loss_n = Σ_{i≠y} w[y]·max(0, margin − x[y] + x[i])^p / C`` (note the division by the
+    number of classes C, and that ``weight`` multiplies after the power); the mean is
+    over samples, unweighted.  ``p`` is 1 or 2.  The derivative at a zero margin is 0.
+
+    >>> scores = ag.tensor([[3.0, 2.5, 0.0]])
+    >>> round(multi_margin_loss(scores, np.array([0])).item(), 4)
+    0.1667
+    """
+    who = "multi_margin_loss"
+    _check_reduction(reduction, who)
+    if p not in (1, 2):
+        raise ValueError(f"{who}: only p = 1 and p = 2 are supported, got {p}")
+    x = _tensor(input)
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{who}: expected input of shape (N, C) or (C,), got {x.shape}")
+    t, _ = _index_targets(x, target, None, None, 0.0, who)
+    n_classes = x.shape[-1]
+    true_score = (x * t).sum(axis=-1, keepdims=True)
+    hinge = ag.relu(margin - true_score + x) * (1 - t)
+    if p == 2:
+        hinge = hinge * hinge
+    per_sample: Tensor = hinge.sum(axis=-1) / n_classes
+    if weight is not None:
+        w = _weight_array(weight, n_classes, x, who)
+        per_sample = per_sample * (t * w).sum(axis=-1)
+    return _reduce(per_sample, reduction)

@@ -1,0 +1,121 @@
+"""Normalisation layers: `BatchNorm1d`, `BatchNorm2d`, `LayerNorm`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autograd_core import Tensor, get_default_dtype
+
+from . import functional as F
+from .module import Module, Parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+
+
+def _affine_parameters(module: Module, enabled: bool, shape: tuple[int, ...],
+                       dtype: np.dtype) -> None:
+    """The learned scale γ (``weight``, init 1) and shift β (``bias``, init 0), or None."""
+    module.register_parameter("weight", Parameter(np.ones(shape, dtype)) if enabled else None)
+    module.register_parameter("bias", Parameter(np.zeros(shape, dtype)) if enabled else None)
+
+
+class _BatchNorm(Module):
+    """Shared by BatchNorm1d/2d; subclasses only say which input ranks they accept.
+
+    γ (``weight``, init 1) and β (``bias``, init 0) are learned; ``running_mean`` (init 0),
+    ``running_var`` (init 1) and ``num_batches_tracked`` are buffers: saved in the state
+    dict, never returned by ``parameters()``.  ``momentum=None`` gives the cumulative
+    average of all batches seen (PyTorch).
+    """
+
+    _ranks: tuple[int, ...] = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, *,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        dt = get_default_dtype() if dtype is None else np.dtype(dtype)
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        _affine_parameters(self, affine, (num_features,), dt)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dt)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dt)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        if input.ndim not in self._ranks:
+            raise ValueError(f"{type(self).__name__}: expected "
+                             f"{' or '.join(f'{r}D' for r in self._ranks)} input, got "
+                             f"{input.ndim}D input of shape {input.shape}")
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels "
+                             f"on axis 1, got input of shape {input.shape}")
+        momentum = self.momentum
+        if self.training and self.track_running_stats:
+            tracked = self.num_batches_tracked
+            tracked.data = tracked.data + 1
+            if momentum is None:
+                momentum = 1.0 / float(tracked.data)
+        return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats,
+                            0.0 if momentum is None else momentum, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm of (N, C) or (N, C, L) input, statistics per channel C over the rest.
+
+    >>> import autograd_core as ag
+    >>> bn = BatchNorm1d(2)
+    >>> y = bn(ag.tensor([[1.0, 10.0], [3.0, 30.0]]))
+    >>> np.round(y.data, 4).tolist(), np.round(bn.running_mean.data, 4).tolist()
+    ([[-1.0, -1.0], [1.0, 1.0]], [0.2, 2.0])
+    """
+
+    _ranks = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm of (N, C, H, W) input, statistics per channel over (N, H, W)."""
+
+    _ranks = (4,)
+
+
+class LayerNorm(Module):
+    """Normalise each sample over its trailing ``normalized_shape`` axes, then an
+    elementwise affine map (``weight`` 1, ``bias`` 0) if ``elementwise_affine``.
+
+    >>> import autograd_core as ag
+    >>> LayerNorm(3)(ag.tensor([[1.0, 2.0, 3.0]])).shape
+    (1, 3)
+    """
+
+    def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
+                 elementwise_affine: bool = True, *, dtype: Any = None) -> None:
+        super().__init__()
+        shape = ((normalized_shape,) if isinstance(normalized_shape, int)
+                 else tuple(normalized_shape))
+        dt = get_default_dtype() if dtype is None else np.dtype(dtype)
+        self.normalized_shape = shape
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        _affine_parameters(self, elementwise_affine, shape, dt)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
