@@ -1,0 +1,69 @@
+"""The main job (issue F): outputs written, weights reload, defaults reach the stated accuracy."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import autograd_core as ag
+from autograd_core.datasets import load_digits
+from autograd_core.train import build_model, main, parse_args
+
+
+def test_short_run_writes_every_output(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["--epochs", "2", "--out", str(out), "--model", "mlp", "--batchnorm",
+                 "--dropout", "0.1", "--optimizer", "nesterov"]) == 0
+    printed = capsys.readouterr().out
+    assert "epoch   2" in printed and "test accuracy" in printed
+    log = json.loads((out / "log.json").read_text())
+    assert [r["epoch"] for r in log["epochs"]] == [1, 2]
+    assert log["args"]["optimizer"] == "nesterov" and 0 <= log["test_acc"] <= 1
+    assert (out / "curves.png").stat().st_size > 1000
+    assert "cluster_" in (out / "graph.dot").read_text()
+    if shutil.which("dot"):
+        assert (out / "graph.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_saved_weights_reproduce_the_logged_accuracy(tmp_path):
+    out = tmp_path / "run"
+    main(["--epochs", "3", "--out", str(out), "--quiet", "--model", "cnn"])
+    log = json.loads((out / "log.json").read_text())
+    model = build_model("cnn", batchnorm=False, dropout=0.0)
+    with np.load(out / "weights.npz") as f:
+        model.load_state_dict(f)
+    model.eval()
+    split = load_digits(seed=0)
+    mean = split.x_train.mean(axis=0, keepdims=True)
+    std = split.x_train.std(axis=0, keepdims=True)
+    x = (split.x_test - mean) / np.where(std > 0, std, 1)
+    with ag.no_grad():
+        pred = model(ag.Tensor(x.astype(np.float32))).data.argmax(axis=1)
+    assert np.isclose((pred == split.y_test).mean(), log["test_acc"])
+
+
+def test_bad_arguments_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--dropout", "1.5"])
+    assert "--dropout must be in [0, 1)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--optimizer", "lbfgs"])
+
+
+def test_console_script_and_module_entry_point(tmp_path):
+    exe = shutil.which("agc-train")
+    cmds = [[sys.executable, "-m", "autograd_core.train"]] + ([[exe]] if exe else [])
+    for cmd in cmds:
+        r = subprocess.run([*cmd, "--help"], capture_output=True, text=True, check=True)
+        assert "--batchnorm" in r.stdout and "--optimizer" in r.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, target", [("mlp", 0.97), ("cnn", 0.98)])
+def test_defaults_reach_the_stated_accuracy(tmp_path, model, target):
+    main(["--model", model, "--out", str(tmp_path / model), "--quiet"])
+    log = json.loads((tmp_path / model / "log.json").read_text())
+    assert log["test_acc"] >= target
