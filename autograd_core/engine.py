@@ -143,6 +143,16 @@ class Node:
         "requires_grad",
     )
 
+    data: Any
+    grad: Any
+    requires_grad: bool
+    _op: Op | None
+    _parents: tuple[Node, ...] | None
+    _ctx: Any
+    _stamp: int
+    _mark: object
+    _pending: Any
+
     # Rarely set, so they live in the (lazily created) instance dict, not in every node.
     _hooks: dict[int, Callable] | None = None
     _retains_grad = False
