@@ -127,3 +127,17 @@ def test_newton_method_with_hvp_converges_quadratically():
         _, (hd,) = func.hvp(f, (x,), (ag.Tensor(np.ones(2)),))  # diag H @ 1 = diag H
         x = ag.Tensor(x.data - g.data / hd.data)
     np.testing.assert_allclose(x.data, np.log(2.0), rtol=1e-12)
+
+
+def test_softplus_and_bce_second_derivative_at_zero_logit():
+    # Newton's method on logistic regression starts at w = 0, where every logit is 0:
+    # sigma'(0) = 1/4 must hold there (a max(z, 0)-based softplus gives 0).
+    import nn
+
+    def bce(z):
+        return nn.functional.binary_cross_entropy_with_logits(z, ag.Tensor(np.ones(1)))
+
+    z = ag.Tensor(np.zeros(1))
+    np.testing.assert_allclose(func.hessian(bce)(z).data, [[0.25]])
+    np.testing.assert_allclose(func.hessian(lambda t: nn.functional.softplus(t).sum())(z).data,
+                               [[0.25]])
