@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -46,8 +47,8 @@ class detect_anomaly(contextlib.ContextDecorator):
 
 def creation_site(depth: int = 3) -> str:
     """The innermost ``depth`` frames outside the engine, innermost first."""
-    frames = []
-    f = sys._getframe(1)
+    frames: list[str] = []
+    f: FrameType | None = sys._getframe(1)
     while f is not None and len(frames) < depth:
         path = os.path.abspath(f.f_code.co_filename)
         if os.path.dirname(path) != _ENGINE_DIR:

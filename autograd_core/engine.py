@@ -110,8 +110,8 @@ class Op:
                  kinks: dict[int, tuple[float, ...]] | str | None = None,
                  smooth2: bool = True) -> None:
         self.name = name
-        self.fwd = fwd
-        self.sfwd = sfwd
+        self.fwd: Callable[..., Any] = fwd or _missing_forward(name, "Tensor")
+        self.sfwd: Callable[..., Any] = sfwd or _missing_forward(name, "Scalar")
         self.vjps = tuple(vjps)
         self.reads = tuple(reads) if reads is not None else ((),) * len(self.vjps)
         self.domain = domain or {}
@@ -120,6 +120,12 @@ class Op:
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
+
+
+def _missing_forward(name: str, kind: str) -> Callable[..., Any]:
+    def missing(*args: Any) -> Any:
+        raise TypeError(f"{name}: this op has no {kind} form")
+    return missing
 
 
 class Node:
@@ -236,7 +242,7 @@ def _record(out: Node, op: Op, parents: tuple, ctx: Any = None) -> Node:
 
 def _annotate(out: Node) -> None:
     """Remember the module path and (in anomaly mode) the creation site of ``out``."""
-    meta = {"scope": STATE.scope}
+    meta: dict[str, Any] = {"scope": STATE.scope}
     if STATE.anomaly:
         from .anomaly import check_forward, creation_site
 
@@ -300,9 +306,10 @@ def _modified_error(node: Node, who: Node) -> RuntimeError:
 
 def _check_saved(node: Node, i: int) -> None:
     """Raise if a value that rule ``i`` of ``node`` reads was modified in place since."""
-    stamp = node._stamp
-    for j in node._op.reads[i]:
-        who = node if j == OUT else node._parents[j]
+    op, parents, stamp = node._op, node._parents, node._stamp
+    assert op is not None and parents is not None  # only recorded, unreleased nodes
+    for j in op.reads[i]:
+        who = node if j == OUT else parents[j]
         vc = who._vc
         if vc is not None and vc[0] > stamp:
             raise _modified_error(node, who)
@@ -316,7 +323,7 @@ def bump_version(t: Node) -> None:
     t._vc[0] = STATE.inplace_stamp
 
 
-def _resolve_parents(node: Node) -> tuple:
+def _resolve_parents(node: Node) -> tuple[Node, ...] | None:
     """``node``'s parents as they were when it was recorded: a parent whose graph was later
     rebased by an in-place op is replaced by the snapshot of its value at that time."""
     parents = node._parents
@@ -401,7 +408,7 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
             gc.enable()
     if inputs is None:
         return None
-    result = []
+    result: list[Any] = []
     for k, x in enumerate(inputs):
         g = captured.get(id(x))
         if g is None:

@@ -60,15 +60,15 @@ def _call(f: Callable, args: tuple, argnums: tuple[int, ...], has_aux: bool
           ) -> tuple[list[Node], bool, Any, Any]:
     """Run ``f`` with the differentiated arguments replaced by fresh leaves (or kept when
     they come from an outer transform); returns (inputs, nested, output, aux)."""
-    args = list(args)
+    call_args = list(args)
     inputs, nested = [], False
     for a in argnums:
-        node, outer = _as_input(args[a])
-        args[a] = node
+        node, outer = _as_input(call_args[a])
+        call_args[a] = node
         inputs.append(node)
         nested |= outer
     with enable_grad():
-        res = f(*args)
+        res = f(*call_args)
     aux = None
     if has_aux:
         if not (isinstance(res, tuple) and len(res) == 2):
@@ -193,7 +193,7 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
                  if g is not None and _is_graph(g)]
         if not pairs:
             return _unwrap(out, nested), _zeros_out(out)
-        total = None
+        total: Any = None
         for g, t in pairs:  # <J^T u, t> summed over the primals
             term = g * t if isinstance(g, Scalar) else (g * _tensor_like(t, g)).sum()
             total = term if total is None else total + term
@@ -237,16 +237,19 @@ def jacobian(f: Callable, argnums: int = 0, mode: str = "rev") -> Callable:
             jac = np.stack(rows).reshape(od.shape + xd.shape) if rows else np.zeros(
                 od.shape + xd.shape)
         else:
-            cols, od = [], None
+            cols: list[np.ndarray] = []
+            out_data = np.asarray(_data(g(x))) if xd.size == 0 else None
             for k in range(xd.size):
                 e = np.zeros(xd.size, dtype=xd.dtype)
                 e[k] = 1
                 e = e.reshape(xd.shape)
                 t: Any = float(e) if isinstance(x, (Scalar, float, int)) else Tensor(e)
                 out, col = jvp(g, (x,), (t,))
-                od = np.asarray(out.data if isinstance(out, Node) else out)
+                out_data = np.asarray(out.data if isinstance(out, Node) else out)
                 cols.append(np.asarray(_data(col)))
-            jac = np.moveaxis(np.stack(cols), 0, -1).reshape(od.shape + xd.shape)
+            assert out_data is not None
+            jac = (np.moveaxis(np.stack(cols), 0, -1) if cols else np.zeros(out_data.shape + (0,))
+                   ).reshape(out_data.shape + xd.shape)
         return Tensor(jac.astype(_dtype_of(x), copy=False))
 
     return wrapper
@@ -283,7 +286,7 @@ def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
         return _unwrap(out, nested), tuple(_zeros_like(x) for x in inputs)
     with enable_grad():
         gs = _grad(out, inputs, create_graph=True, allow_unused=True)
-        total = None
+        total: Any = None
         for g, t in zip(gs, tangents, strict=True):
             if g is None or not _is_graph(g):
                 continue

@@ -60,7 +60,7 @@ class FunctionCtx:
         owners = {} if node is None else {id(p.data): p for p in node._parents or ()}
         if node is not None:
             owners[id(node.data)] = node
-        out = []
+        out: list[Any] = []
         for a in self.saved:
             owner = owners.get(id(a))
             if owner is None or not STATE.grad_enabled:

@@ -635,14 +635,14 @@ def sliding_windows(x: Tensor, kernel_size: tuple[int, int], stride: tuple[int, 
     if kh > h or kw > w or kh <= 0 or kw <= 0:
         raise ValueError(f"sliding_windows: kernel {tuple(kernel_size)} does not fit input of "
                          f"shape {x.data.shape}")
-    ctx = (tuple(kernel_size), tuple(stride))
+    ctx = ((kh, kw), (stride[0], stride[1]))
     return _apply(P.WINDOWS, (x,), P.windows_np(x.data, *ctx), ctx)
 
 
 def fold_windows(g: Tensor, size: tuple[int, int], stride: tuple[int, int] = (1, 1)) -> Tensor:
     """Adjoint of ``sliding_windows``: sums each window back into an array of ``size``."""
     g = _t(g)
-    ctx = (tuple(size), tuple(stride))
+    ctx = ((size[0], size[1]), (stride[0], stride[1]))
     return _apply(P.FOLD, (g,), P.fold_np(g.data, *ctx), ctx)
 
 

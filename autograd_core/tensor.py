@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -220,8 +221,9 @@ class Tensor(Node):
             g = g if isinstance(g, Tensor) else _make(g)
             self.grad = g if self.grad is None else self.grad + g
             return
-        if self.grad is not None:
-            self.grad = _make(self.grad.data + g)
+        grad = self.grad
+        if grad is not None:
+            self.grad = _make(grad.data + g)
             return
         flags = g.flags
         if not (fresh and flags.writeable and (flags.c_contiguous or flags.f_contiguous)):
@@ -311,7 +313,8 @@ class Tensor(Node):
     def minimum(self, other: Any) -> Tensor:
         return _F.minimum(self, other)
 
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    def clip(self, min: builtins.float | None = None,  # noqa: A002
+             max: builtins.float | None = None) -> Tensor:  # noqa: A002
         return _F.clip(self, min, max)
 
     clamp = clip
@@ -415,10 +418,10 @@ class Tensor(Node):
     # version stamp makes backward refuse values that were saved before the write, and the
     # graph is rebased (``self`` becomes the new op's output; earlier consumers keep a
     # snapshot of the old node) so gradients stay right -- PyTorch's semantics.
-    def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
+    def add_(self, other: Any, *, alpha: builtins.float = 1) -> Tensor:
         return self._inplace("add_", _P.ADD, other * alpha if alpha != 1 else other)
 
-    def sub_(self, other: Any, *, alpha: float = 1) -> Tensor:
+    def sub_(self, other: Any, *, alpha: builtins.float = 1) -> Tensor:
         return self._inplace("sub_", _P.SUB, other * alpha if alpha != 1 else other)
 
     def mul_(self, other: Any) -> Tensor:
@@ -430,7 +433,7 @@ class Tensor(Node):
     def zero_(self) -> Tensor:
         return self._inplace("zero_", None, 0)
 
-    def fill_(self, value: float) -> Tensor:
+    def fill_(self, value: builtins.float) -> Tensor:
         return self._inplace("fill_", None, value)
 
     def copy_(self, src: Any) -> Tensor:
@@ -468,10 +471,13 @@ class Tensor(Node):
         if not self.data.flags.writeable:
             raise RuntimeError(f"{name}: {self._describe()} is a read-only broadcast view "
                                f"(from expand/broadcast_to) and cannot be written in place")
+        result: Tensor | None = None
         if op is None:
-            result = _F.setitem(self, index, other) if recording else None
-            new = result.data if recording else (other.data if isinstance(other, Tensor)
-                                                  else other)
+            if recording:
+                result = _F.setitem(self, index, other)
+                new = result.data
+            else:
+                new = other.data if isinstance(other, Tensor) else other
         else:
             result = _binary(op, self, other)
             new = result.data
@@ -497,7 +503,7 @@ class Tensor(Node):
             old._stamp = self._stamp
         self._history = [*(self._history or ()), (STATE.inplace_stamp, old)]
         self.requires_grad, self._op, self._ctx = True, result._op, result._ctx
-        self._parents = tuple(old if p is self else p for p in result._parents)
+        self._parents = tuple(old if p is self else p for p in result._parents or ())
         self._stamp, self._meta = result._stamp, result._meta
 
     # ------------------------------------------------------------------ operators

@@ -69,7 +69,7 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
         # max(0, v) = v, so a missing running max starts at v itself.
         max_exp_avg_sq = exp_avg_sq if max_exp_avg_sq is None else np.maximum(
             max_exp_avg_sq, exp_avg_sq)
-    second = max_exp_avg_sq if amsgrad else exp_avg_sq
+    second = exp_avg_sq if max_exp_avg_sq is None else max_exp_avg_sq
     step_size = lr / (1 - beta1 ** step)
     denom = np.sqrt(second) / math.sqrt(1 - beta2 ** step) + eps
     new_param = param - step_size * (exp_avg / denom)

@@ -46,7 +46,7 @@ class AdamW(Adam):
     2.75
     """
 
-    _update_fn = staticmethod(adamw_update)
+    _update_fn = staticmethod(adamw_update)  # type: ignore[assignment]  # same maths, fewer knobs
 
     def __init__(self, params: ParamsT, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,

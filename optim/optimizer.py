@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -63,7 +63,7 @@ class Optimizer:
     """
 
     _update_fn: ClassVar[Callable[..., tuple[np.ndarray, Any]]]
-    _record: ClassVar[type[NamedTuple]]  # type: ignore[valid-type]
+    _record: ClassVar[Any]  # the NamedTuple class of its per-parameter state
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         name = type(self).__name__
@@ -224,7 +224,7 @@ class Optimizer:
         if set(fields) - set(expected) or required - set(fields):
             raise ValueError(f"{type(self).__name__}.load_state_dict: state of parameter "
                              f"{index} has fields {sorted(fields)}, expected {list(expected)}")
-        values = {}
+        values: dict[str, Any] = {}
         for field, v in fields.items():
             if v is None or field == "step":
                 values[field] = v if v is None else int(np.asarray(v))

@@ -198,7 +198,7 @@ def _signatures(view: GraphView, layout: Layout, chain: list[int]) -> list[int]:
     for u in chain:
         if u < n:
             node = view.nodes[u]
-            sig: tuple = (node._op.name, getattr(node.data, "shape", None))
+            sig: tuple = (node.op_name, getattr(node.data, "shape", None))
         else:
             g = layout.groups[u - n]
             sig = (g.path[:-1], tuple(view.nodes[i].op_name for i in g.members),

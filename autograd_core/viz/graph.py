@@ -130,7 +130,8 @@ def build(roots: list[Node], pairs: list[tuple[str, Node]], overlay: bool | None
     nodes, position = walk(roots)
     place = position.__getitem__
     parents: list[tuple[int, ...] | None] = [
-        tuple(map(place, map(id, ps))) if ps else ps for ps in [n._parents for n in nodes]]
+        tuple(map(place, map(id, ps))) if ps else None if ps is None else ()
+        for ps in [n._parents for n in nodes]]
     scopes = _scopes(nodes, parents)
     given = {id(node): name for name, node in pairs}
     names = [given.get(id(n), n.name) for n in nodes] if given else [n.name for n in nodes]
@@ -220,6 +221,7 @@ def _overlay(view: GraphView) -> None:
             continue
         child = nodes[c]
         ns, op = child._plain_ns, child._op
+        assert op is not None  # only recorded nodes have parents
         args = tuple([nodes[p].data for p in ps])
         for slot, p in enumerate(ps):
             if nodes[p].requires_grad:
