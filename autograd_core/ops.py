@@ -302,12 +302,14 @@ def mean(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None
 def var(x: Tensor, axis: Any = None, keepdims: bool = False, *, correction: int = 1,
         dim: Any = None, keepdim: bool | None = None, ddof: int | None = None) -> Tensor:
     """Variance over ``axis`` with ``correction`` (PyTorch's default 1 = unbiased; numpy's
-    ``ddof`` is accepted as an alias; batch norm uses 0)."""
+    ``ddof`` is accepted as an alias; batch norm uses 0).  NaN when there are no more
+    elements than ``correction`` (as PyTorch and numpy)."""
     x = _t(x)
     axes = _axes(x, axis, dim)
     c = correction if ddof is None else ddof
     d = x - mean(x, axes, True)
-    return sum(d * d, axes, _keep(keepdims, keepdim)) / builtins.max(_count(x, axes) - c, 1)
+    dof = _count(x, axes) - c
+    return sum(d * d, axes, _keep(keepdims, keepdim)) / (dof if dof > 0 else float("nan"))
 
 
 def std(x: Tensor, axis: Any = None, keepdims: bool = False, *, correction: int = 1,
@@ -598,7 +600,13 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
 def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
     """Constant padding, numpy-style ``pad_width`` (an int, a pair, or one pair per axis)."""
     x = _t(x)
-    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (x.data.ndim, 2))
+    if x.data.ndim == 0:
+        raise ValueError("pad: a 0-d tensor has no axes to pad")
+    try:
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (x.data.ndim, 2))
+    except ValueError:
+        raise ValueError(f"pad: pad_width {pad_width!r} does not fit a tensor of shape "
+                         f"{x.data.shape} (give an int, a pair, or one pair per axis)") from None
     widths_t = tuple((int(a), int(b)) for a, b in widths)
     if builtins.any(a < 0 or b < 0 for a, b in widths_t):
         raise ValueError(f"pad: widths must be non-negative, got {widths_t}")

@@ -246,9 +246,21 @@ def _setitem_vjp_a(ns: Any, g: Any, out: Any, ctx: Any, a: Any, v: Any) -> Any:
     return ns.where(keep, g, 0)
 
 
+def _setitem_vjp_v(ns: Any, g: Any, out: Any, ctx: Any, a: Any, v: Any) -> Any:
+    index, basic = ctx
+    picked = ns.getitem(g, index)
+    if basic:
+        return picked
+    # A repeated advanced index writes several values to one element and only the last
+    # lands: replay the assignment with value ids to find the writes that survived.
+    ids = np.arange(math.prod(picked.shape)).reshape(picked.shape)
+    owner = np.full(a.shape, -1)
+    owner[index] = ids
+    return ns.where(owner[index] == ids, picked, 0)
+
+
 # ctx = (index, is_basic); the value v is broadcast into a[index] (x[index] = v).
-SETITEM = defop("setitem", setitem_np, None, _setitem_vjp_a,
-                lambda ns, g, out, ctx, a, v: ns.getitem(g, ctx[0]))
+SETITEM = defop("setitem", setitem_np, None, _setitem_vjp_a, _setitem_vjp_v)
 # ctx = (((before, after), ...) per axis, fill value); adjoint: slice the border off again.
 PAD = defop("pad", lambda a, widths, value: np.pad(a, widths, constant_values=value), None,
             lambda ns, g, out, ctx, a: ns.getitem(

@@ -381,3 +381,13 @@ def test_backward_needs_grad_for_non_scalar_outputs():
 def test_non_numeric_tensor_rejected():
     with pytest.raises(TypeError, match="cannot make a numeric tensor"):
         ag.tensor(["a"])
+
+
+def test_var_without_degrees_of_freedom_is_nan_and_pad_errors():
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(ag.tensor([3.0]).var().item())
+    assert ag.tensor([3.0]).var(correction=0).item() == 0.0
+    with pytest.raises(ValueError, match="pad: a 0-d tensor"):
+        ag.pad(ag.tensor(1.0), 1)
+    with pytest.raises(ValueError, match=r"pad: pad_width .* shape \(2, 2\)"):
+        ag.pad(ag.ones(2, 2), ((1, 1), (1, 1), (1, 1)))

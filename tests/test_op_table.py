@@ -1,0 +1,601 @@
+"""The op table: one row per op drives the forward, float32 and gradient tests of every op."""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import Phase, find, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import autograd_core as ag
+from autograd_core import engine, ops
+from autograd_core.ops import _normalise_index, _scatter
+from autograd_core.primitives import OPS
+from autograd_core.testing import check_grads
+from autograd_core.testing.strategies import broadcastable_shapes, scalars, shapes, tensors
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One op: ours, a numpy oracle, and how to draw its inputs."""
+
+    fn: Callable[..., Any]  # ours: fn(*tensors, **params); calls the export as ops.<name>
+    ref: Callable[..., Any]  # numpy oracle: ref(*arrays, **params)
+    arity: int  # number of tensor inputs
+    case: st.SearchStrategy  # -> (input shapes, params)
+    meta: str | None = None  # the OPS entry whose domain, kinks and smooth2 apply
+    scalar: tuple[Callable, Callable] | None = None  # (Scalar version, math oracle)
+    check: dict[str, Any] = field(default_factory=dict)  # extra check_grads keywords
+
+
+# ------------------------------------------------------------------ cases
+def unary(**kw: Any) -> st.SearchStrategy:
+    return shapes(**kw).map(lambda s: ((s,), {}))
+
+
+def binary() -> st.SearchStrategy:
+    return broadcastable_shapes(2).map(lambda ss: (ss, {}))
+
+
+@st.composite
+def axis_of(draw: Any, ndim: int, single: bool = False) -> Any:
+    if single:
+        return draw(st.integers(-ndim, ndim - 1))
+    if ndim == 0:
+        return None
+    return draw(st.one_of(
+        st.none(), st.integers(-ndim, ndim - 1),
+        st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(tuple)))
+
+
+@st.composite
+def reduction(draw: Any, single: bool = False, correction: bool = False,
+              keepdims: bool = True) -> tuple:
+    # var/std: every reduced axis has >= 2 elements, so correction=1 never divides by 0
+    shape = draw(shapes(min_dims=1 if single or correction else 0,
+                        min_side=2 if correction else 1))
+    params: dict[str, Any] = {"axis": draw(axis_of(len(shape), single))}
+    if keepdims:
+        params["keepdims"] = draw(st.booleans())
+    if correction:
+        params["correction"] = draw(st.sampled_from([0, 1]))
+    return (shape,), params
+
+
+@st.composite
+def clip_case(draw: Any) -> tuple:
+    lo, hi = sorted(draw(st.lists(st.sampled_from([-2.0, -0.5, 0.0, 0.5, 1.5]), min_size=2,
+                                  max_size=2, unique=True)))
+    which = draw(st.sampled_from(["both", "min", "max"]))
+    return (draw(shapes()),), {"min": None if which == "max" else lo,
+                               "max": None if which == "min" else hi}
+
+
+@st.composite
+def where_case(draw: Any) -> tuple:
+    cond_shape, *xy = draw(broadcastable_shapes(3))
+    return tuple(xy), {"condition": draw(hnp.arrays(np.bool_, cond_shape))}
+
+
+@st.composite
+def reshape_case(draw: Any) -> tuple:
+    shape = draw(shapes())
+    size = math.prod(shape)
+    new = draw(st.sampled_from([(size,), (-1,), shape[::-1], (1, *shape), (*shape, 1),
+                                (size, 1), (1, -1)]))
+    return (shape,), {"shape": new}
+
+
+@st.composite
+def permute_case(draw: Any) -> tuple:
+    shape = draw(shapes())
+    return (shape,), {"dims": tuple(draw(st.permutations(range(len(shape)))))}
+
+
+@st.composite
+def two_axes_case(draw: Any) -> tuple:
+    shape = draw(shapes(min_dims=1))
+    nd = len(shape)
+    return (shape,), {"dim0": draw(st.integers(-nd, nd - 1)),
+                      "dim1": draw(st.integers(-nd, nd - 1))}
+
+
+@st.composite
+def squeeze_case(draw: Any) -> tuple:
+    shape = draw(shapes(max_side=2))
+    ones = [i for i, s in enumerate(shape) if s == 1]
+    axis = draw(st.one_of(st.none(), st.sampled_from(ones))) if ones else None
+    return (shape,), {"axis": axis}
+
+
+@st.composite
+def unsqueeze_case(draw: Any) -> tuple:
+    shape = draw(shapes())
+    nd = len(shape) + 1
+    return (shape,), {"dim": draw(st.integers(-nd, nd - 1))}
+
+
+@st.composite
+def flatten_case(draw: Any) -> tuple:
+    shape = draw(shapes())
+    nd = max(len(shape), 1)
+    start = draw(st.integers(0, nd - 1))
+    end = draw(st.integers(start, nd - 1))
+    return (shape,), {"start_dim": start - nd * draw(st.booleans()), "end_dim": end}
+
+
+@st.composite
+def broadcast_case(draw: Any, minus_one: bool) -> tuple:
+    shape = draw(shapes())
+    target = np.broadcast_shapes(shape, draw(hnp.broadcastable_shapes(shape, max_dims=4)))
+    if minus_one:  # torch's expand: -1 keeps an existing dimension
+        lead = len(target) - len(shape)
+        target = tuple(-1 if i >= lead and draw(st.booleans()) else s
+                       for i, s in enumerate(target))
+    return (shape,), {"shape": target}
+
+
+def indices(shape: Shape, newaxis: bool = True) -> st.SearchStrategy:
+    options = [hnp.basic_indices(shape, allow_newaxis=newaxis)]
+    if shape:
+        options += [hnp.integer_array_indices(shape), hnp.arrays(np.bool_, shape)]
+    return st.one_of(*options)
+
+
+@st.composite
+def getitem_case(draw: Any) -> tuple:
+    shape = draw(shapes())
+    return (shape,), {"index": draw(indices(shape))}
+
+
+@st.composite
+def scatter_case(draw: Any) -> tuple:
+    shape = draw(shapes())
+    index = draw(indices(shape, newaxis=False))
+    return (np.empty(shape)[index].shape,), {"index": index, "shape": shape}
+
+
+@st.composite
+def setitem_case(draw: Any) -> tuple:
+    shape = draw(shapes())
+    index = draw(indices(shape))
+    target = np.empty(shape)[index].shape
+    return (shape, target[draw(st.integers(0, len(target))):]), {"index": index}
+
+
+@st.composite
+def pad_case(draw: Any) -> tuple:
+    shape = draw(shapes(min_dims=1))  # numpy cannot pad a 0-d array either
+    widths = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in shape)
+    return (shape,), {"pad_width": widths, "value": draw(st.sampled_from([0.0, -1.5]))}
+
+
+@st.composite
+def concat_case(draw: Any, n: int) -> tuple:
+    base = draw(shapes(min_dims=1))
+    axis = draw(st.integers(-len(base), len(base) - 1))
+    sizes = draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
+    return tuple(base[:axis % len(base)] + (s,) + base[axis % len(base) + 1:]
+                 for s in sizes), {"dim": axis}
+
+
+@st.composite
+def stack_case(draw: Any) -> tuple:
+    shape = draw(shapes())
+    nd = len(shape) + 1
+    return (shape,) * 3, {"dim": draw(st.integers(-nd, nd - 1))}
+
+
+@st.composite
+def split_case(draw: Any) -> tuple:
+    shape = draw(shapes(min_dims=1))
+    dim = draw(st.integers(0, len(shape) - 1))
+    n = shape[dim]
+    if draw(st.booleans()):
+        sections: Any = draw(st.integers(1, n))
+    else:
+        cuts = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
+        sections = [b - a for a, b in zip([0, *cuts], [*cuts, n], strict=True)]
+    return (shape,), {"split_size_or_sections": sections, "dim": dim}
+
+
+@st.composite
+def windows_case(draw: Any, adjoint: bool) -> tuple:
+    batch = draw(shapes(max_dims=2, max_side=2))
+    h, w = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    kernel = (draw(st.integers(1, h)), draw(st.integers(1, w)))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    if not adjoint:
+        return ((*batch, h, w),), {"kernel_size": kernel, "stride": stride}
+    oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
+    return ((*batch, oh, ow, *kernel),), {"size": (h, w), "stride": stride}
+
+
+# ------------------------------------------------------------------ numpy oracles
+def np_sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def np_logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    m = np.max(x, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def np_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def np_swapaxes(x: np.ndarray, dim0: int, dim1: int) -> np.ndarray:
+    return np.swapaxes(x, dim0, dim1)
+
+
+def np_flatten(x: np.ndarray, start_dim: int, end_dim: int) -> np.ndarray:
+    if x.ndim == 0:
+        return x.reshape(1)
+    s, e = start_dim % x.ndim, end_dim % x.ndim
+    return x.reshape(x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
+
+
+def np_expand(x: np.ndarray, shape: Shape) -> np.ndarray:
+    lead = len(shape) - x.ndim
+    return np.broadcast_to(x, tuple(x.shape[i - lead] if s == -1 else s
+                                    for i, s in enumerate(shape)))
+
+
+def np_scatter(g: np.ndarray, index: Any, shape: Shape) -> np.ndarray:
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, index, g)
+    return out
+
+
+def np_setitem(x: np.ndarray, value: np.ndarray, index: Any) -> np.ndarray:
+    out = x.copy()
+    out[index] = value
+    return out
+
+
+def np_split(x: np.ndarray, split_size_or_sections: Any, dim: int) -> tuple:
+    n = x.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        cuts = list(range(split_size_or_sections, n, split_size_or_sections))
+    else:
+        cuts = list(np.cumsum(split_size_or_sections)[:-1])
+    return tuple(np.split(x, cuts, axis=dim))
+
+
+def np_windows(x: np.ndarray, kernel_size: Shape, stride: Shape) -> np.ndarray:
+    view = np.lib.stride_tricks.sliding_window_view(x, kernel_size, axis=(-2, -1))
+    return view[..., ::stride[0], ::stride[1], :, :]
+
+
+def np_fold(g: np.ndarray, size: Shape, stride: Shape) -> np.ndarray:
+    *batch, oh, ow, kh, kw = g.shape
+    out = np.zeros((*batch, *size), dtype=g.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            for a in range(kh):
+                for b in range(kw):
+                    out[..., i * stride[0] + a, j * stride[1] + b] += g[..., i, j, a, b]
+    return out
+
+
+def s_clip(a: Any, min: Any, max: Any) -> Any:  # noqa: A002
+    return a.clip(min, max)
+
+
+def m_clip(a: float, min: Any, max: Any) -> float:  # noqa: A002
+    return float(np.clip(a, min, max))
+
+
+def m_sigmoid(a: float) -> float:
+    return 1.0 / (1.0 + math.exp(-a))
+
+
+# ------------------------------------------------------------------ the table
+U, B = unary(), binary()
+TABLE: dict[str, Row] = {
+    # elementwise primitives
+    "add": Row(lambda a, b: ops.add(a, b), np.add, 2, B,
+               scalar=(operator.add, operator.add)),
+    "sub": Row(lambda a, b: ops.sub(a, b), np.subtract, 2, B,
+               scalar=(operator.sub, operator.sub)),
+    "mul": Row(lambda a, b: ops.mul(a, b), np.multiply, 2, B,
+               scalar=(operator.mul, operator.mul)),
+    "div": Row(lambda a, b: ops.div(a, b), np.divide, 2, B,
+               scalar=(operator.truediv, operator.truediv)),
+    "pow": Row(lambda a, b: ops.pow(a, b), np.power, 2, B, scalar=(operator.pow, math.pow)),
+    "neg": Row(lambda x: ops.neg(x), np.negative, 1, U, scalar=(operator.neg, operator.neg)),
+    "exp": Row(lambda x: ops.exp(x), np.exp, 1, U, scalar=(lambda a: a.exp(), math.exp)),
+    "log": Row(lambda x: ops.log(x), np.log, 1, U, scalar=(lambda a: a.log(), math.log)),
+    "log1p": Row(lambda x: ops.log1p(x), np.log1p, 1, U,
+                 scalar=(lambda a: a.log1p(), math.log1p)),
+    "sqrt": Row(lambda x: ops.sqrt(x), np.sqrt, 1, U, scalar=(lambda a: a.sqrt(), math.sqrt)),
+    "sin": Row(lambda x: ops.sin(x), np.sin, 1, U, scalar=(lambda a: a.sin(), math.sin)),
+    "cos": Row(lambda x: ops.cos(x), np.cos, 1, U, scalar=(lambda a: a.cos(), math.cos)),
+    "tanh": Row(lambda x: ops.tanh(x), np.tanh, 1, U, scalar=(lambda a: a.tanh(), math.tanh)),
+    "sigmoid": Row(lambda x: ops.sigmoid(x), np_sigmoid, 1, U,
+                   scalar=(lambda a: a.sigmoid(), m_sigmoid)),
+    "relu": Row(lambda x: ops.relu(x), lambda x: np.maximum(x, 0), 1, U,
+                scalar=(lambda a: a.relu(), lambda a: max(a, 0.0))),
+    "abs": Row(lambda x: ops.abs(x), np.abs, 1, U, scalar=(abs, abs)),
+    "maximum": Row(lambda a, b: ops.maximum(a, b), np.maximum, 2, B,
+                   scalar=(lambda a, b: a.maximum(b), max)),
+    "minimum": Row(lambda a, b: ops.minimum(a, b), np.minimum, 2, B,
+                   scalar=(lambda a, b: a.minimum(b), min)),
+    "clip": Row(lambda x, min, max: ops.clip(x, min, max), np.clip, 1, clip_case(),  # noqa: A006
+                scalar=(s_clip, m_clip)),
+    "where": Row(lambda x, y, condition: ops.where(condition, x, y),
+                 lambda x, y, condition: np.where(condition, x, y), 2, where_case()),
+    # float32 output: finite differences at float32 precision need a coarser step
+    "cast": Row(lambda x: ops.astype(x, np.float32), lambda x: x.astype(np.float32), 1, U,
+                check={"eps": 1e-3, "atol": 1e-3}),
+    # reductions
+    "sum": Row(lambda x, axis, keepdims: ops.sum(x, axis, keepdims),
+               lambda x, axis, keepdims: np.sum(x, axis, keepdims=keepdims), 1, reduction()),
+    "max": Row(lambda x, axis, keepdims: ops.max(x, axis, keepdims),
+               lambda x, axis, keepdims: np.max(x, axis, keepdims=keepdims), 1, reduction()),
+    "min": Row(lambda x, axis, keepdims: ops.min(x, axis, keepdims),
+               lambda x, axis, keepdims: np.min(x, axis, keepdims=keepdims), 1, reduction()),
+    "mean": Row(lambda x, axis, keepdims: ops.mean(x, axis, keepdims),
+                lambda x, axis, keepdims: np.mean(x, axis, keepdims=keepdims), 1, reduction()),
+    "var": Row(lambda x, axis, keepdims, correction: ops.var(x, axis, keepdims,
+                                                             correction=correction),
+               lambda x, axis, keepdims, correction: np.var(x, axis, ddof=correction,
+                                                           keepdims=keepdims),
+               1, reduction(correction=True)),
+    # std = sqrt(var) has its kink where all reduced elements tie
+    "std": Row(lambda x, axis, keepdims, correction: ops.std(x, axis, keepdims,
+                                                             correction=correction),
+               lambda x, axis, keepdims, correction: np.std(x, axis, ddof=correction,
+                                                           keepdims=keepdims),
+               1, reduction(correction=True), meta="max"),
+    "logsumexp": Row(lambda x, axis, keepdims: ops.logsumexp(x, axis, keepdims), np_logsumexp,
+                     1, reduction()),
+    # norm = sqrt(sum(x * x)) has its kink where x = 0, as abs
+    "norm": Row(lambda x, axis, keepdims: ops.norm(x, axis, keepdims),
+                lambda x, axis, keepdims: np.sqrt(np.sum(x * x, axis, keepdims=keepdims)),
+                1, reduction(), meta="abs"),
+    "softmax": Row(lambda x, axis: ops.softmax(x, axis), np_softmax, 1,
+                   reduction(single=True, keepdims=False)),
+    "log_softmax": Row(lambda x, axis: ops.log_softmax(x, axis),
+                       lambda x, axis: np.log(np_softmax(x, axis)), 1,
+                       reduction(single=True, keepdims=False)),
+    # shapes
+    "reshape": Row(lambda x, shape: ops.reshape(x, shape), np.reshape, 1, reshape_case()),
+    "permute": Row(lambda x, dims: ops.permute(x, dims), lambda x, dims: np.transpose(x, dims),
+                   1, permute_case()),
+    # the primitive behind permute; ops.transpose has torch's swap-two-axes semantics
+    "transpose": Row(lambda x, dim0, dim1: ops.transpose(x, dim0, dim1), np_swapaxes, 1,
+                     two_axes_case()),
+    "swapaxes": Row(lambda x, dim0, dim1: ops.swapaxes(x, dim0, dim1), np_swapaxes, 1,
+                    two_axes_case()),
+    "squeeze": Row(lambda x, axis: ops.squeeze(x, axis), np.squeeze, 1, squeeze_case()),
+    "unsqueeze": Row(lambda x, dim: ops.unsqueeze(x, dim), lambda x, dim: np.expand_dims(x, dim), 1,
+                     unsqueeze_case()),
+    "flatten": Row(lambda x, start_dim, end_dim: ops.flatten(x, start_dim, end_dim),
+                   np_flatten, 1, flatten_case()),
+    "expand": Row(lambda x, shape: ops.expand(x, shape), np_expand, 1,
+                  broadcast_case(minus_one=True)),
+    "broadcast_to": Row(lambda x, shape: ops.broadcast_to(x, shape), np.broadcast_to, 1,
+                        broadcast_case(minus_one=False)),
+    "getitem": Row(lambda x, index: ops.getitem(x, index), lambda x, index: x[index], 1,
+                   getitem_case()),
+    # not exported: the adjoint of getitem, applied as getitem's rule applies it
+    "scatter": Row(lambda g, index, shape: _scatter(g, *_normalise_index(index), shape),
+                   np_scatter, 1, scatter_case()),
+    "setitem": Row(lambda x, value, index: ops.setitem(x, index, value), np_setitem, 2,
+                   setitem_case()),
+    "pad": Row(lambda x, pad_width, value: ops.pad(x, pad_width, value),
+               lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value),
+               1, pad_case()),
+    "matmul": Row(lambda a, b: ops.matmul(a, b), np.matmul, 2,
+                  broadcastable_shapes(2, max_dims=2, signature=np.matmul.signature).map(
+                      lambda ss: (ss, {}))),
+    "concat": Row(lambda *xs, dim: ops.cat(list(xs), dim),
+                  lambda *xs, dim: np.concatenate(xs, axis=dim), 3, concat_case(3)),
+    "concatenate": Row(lambda *xs, dim: ops.concatenate(list(xs), dim),
+                       lambda *xs, dim: np.concatenate(xs, axis=dim), 2, concat_case(2)),
+    "stack": Row(lambda *xs, dim: ops.stack(list(xs), dim),
+                 lambda *xs, dim: np.stack(xs, axis=dim), 3, stack_case()),
+    "split": Row(lambda x, split_size_or_sections, dim: ops.split(x, split_size_or_sections,
+                                                                  dim),
+                 np_split, 1, split_case()),
+    "windows": Row(lambda x, kernel_size, stride: ops.sliding_windows(x, kernel_size, stride),
+                   np_windows, 1, windows_case(adjoint=False)),
+    "fold": Row(lambda g, size, stride: ops.fold_windows(g, size, stride), np_fold, 1,
+                windows_case(adjoint=True)),
+}
+# Exported names whose row is another name's row (the row calls them), and plain aliases.
+SAME_ROW = {"cat": "concat", "astype": "cast", "sliding_windows": "windows",
+            "fold_windows": "fold"}
+ALIASES = {"clamp": "clip"}
+NOT_DIFFERENTIABLE = {"sign", "argmax", "argmin"}
+CONSTRUCTORS = {"zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn",
+                "rand"}
+
+
+def meta_of(name: str) -> str | None:
+    row = TABLE[name]
+    return row.meta if row.meta is not None else name if name in OPS else None
+
+
+def second_order(name: str) -> bool:
+    meta = meta_of(name)
+    return meta is None or OPS[meta].smooth2
+
+
+def kink_bounds(name: str, params: dict[str, Any]) -> tuple | None:
+    """The kink points of a kinks="bounds" op: clip's min and max (as torch.clamp)."""
+    meta = meta_of(name)
+    return (params["min"], params["max"]) if meta and OPS[meta].kinks == "bounds" else None
+
+
+@st.composite
+def row_inputs(draw: Any, name: str, dtype: Any) -> tuple[list[ag.Tensor], dict[str, Any]]:
+    """The row's case, and tensors respecting the domain and kinks of its metadata."""
+    row = TABLE[name]
+    input_shapes, params = draw(row.case)
+    assert len(input_shapes) == row.arity
+    xs = [draw(tensors(shape=s, dtype=dtype, op=meta_of(name), input=i,
+                       bounds=kink_bounds(name, params)))
+          for i, s in enumerate(input_shapes)]
+    return xs, params
+
+
+def as_list(y: Any) -> list:
+    return list(y) if isinstance(y, tuple) else [y]
+
+
+NAMES = sorted(TABLE)
+SCALAR_NAMES = sorted(n for n in TABLE if TABLE[n].scalar is not None)
+
+
+# ------------------------------------------------------------------ the tests
+@pytest.mark.parametrize("name", NAMES)
+@given(data=st.data())
+def test_forward_matches_numpy_and_gradients_match_finite_differences(name: str, data: Any
+                                                                      ) -> None:
+    row = TABLE[name]
+    xs, params = data.draw(row_inputs(name, np.float64))
+    outs = as_list(row.fn(*xs, **params))
+    expected = as_list(row.ref(*[x.numpy() for x in xs], **params))
+    assert len(outs) == len(expected)
+    for out, exp in zip(outs, expected, strict=True):
+        assert out.shape == np.shape(exp)
+        assert out.dtype == np.asarray(exp).dtype
+        np.testing.assert_allclose(out.numpy(), exp, rtol=1e-10, atol=1e-12)
+
+    def f(*inputs: ag.Tensor) -> Any:
+        return row.fn(*inputs, **params)
+
+    f.__qualname__ = name
+    check_grads(f, *xs, order=2 if second_order(name) else 1, **row.check)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(data=st.data())
+def test_float32_in_float32_out_and_float32_grads(name: str, data: Any) -> None:
+    row = TABLE[name]
+    xs, params = data.draw(row_inputs(name, np.float32))
+    outs = as_list(row.fn(*xs, **params))
+    expected = as_list(row.ref(*[x.numpy().astype(np.float64) for x in xs], **params))
+    for out, exp in zip(outs, expected, strict=True):
+        assert out.dtype == np.float32, f"{name}: float32 inputs gave a {out.dtype} output"
+        np.testing.assert_allclose(out.numpy(), exp, rtol=1e-4, atol=1e-5)
+    live = [o for o in outs if o.requires_grad]
+    grads = ag.grad(live, xs, grad_outputs=[np.ones(o.shape, np.float32) for o in live],
+                    allow_unused=True)
+    for x, g in zip(xs, grads, strict=True):
+        if g is not None:
+            assert g.dtype == np.float32, f"{name}: float32 input got a {g.dtype} gradient"
+            assert g.shape == x.shape
+            assert np.all(np.isfinite(g.numpy()))
+
+
+@pytest.mark.parametrize("name", SCALAR_NAMES)
+@given(data=st.data())
+def test_scalar_forward_matches_math_and_gradients_match(name: str, data: Any) -> None:
+    row = TABLE[name]
+    assert row.scalar is not None
+    ours, oracle = row.scalar
+    _, params = data.draw(row.case, label="case")  # the shapes do not apply to Scalars
+    xs = [data.draw(scalars(meta_of(name), i, bounds=kink_bounds(name, params)),
+                    label=f"input {i}") for i in range(row.arity)]
+    out = ours(*xs, **params)
+    assert isinstance(out, ag.Scalar)
+    assert math.isclose(out.data, oracle(*[x.data for x in xs], **params), rel_tol=1e-12,
+                        abs_tol=1e-300)
+
+    def f(*inputs: ag.Scalar) -> Any:
+        return ours(*inputs, **params)
+
+    f.__qualname__ = f"Scalar {name}"
+    check_grads(f, *xs, order=2 if second_order(name) else 1)
+
+
+def test_cast_sends_the_gradient_back_in_the_input_dtype() -> None:
+    x = ag.tensor(np.array([1.5, -2.0]), requires_grad=True)
+    y = ops.astype(x, np.float32)
+    assert y.dtype == np.float32 and y.op_name == "cast"
+    (y * ag.tensor([2.0, 3.0])).sum().backward()
+    assert x.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 3.0])
+
+
+def test_setitem_with_a_repeated_index_gives_gradient_only_to_the_value_that_lands() -> None:
+    # found by the table: x[[0, 0]] = v keeps v[1] only, so v[0] must get no gradient
+    x = ag.tensor(np.zeros(2), requires_grad=True)
+    v = ag.tensor(np.array([5.0, 7.0]), requires_grad=True)
+    y = ops.setitem(x, np.array([0, 0]), v)
+    assert y.tolist() == [7.0, 0.0]
+    (y * ag.tensor(np.array([2.0, 3.0]))).sum().backward()
+    assert v.grad.tolist() == [0.0, 2.0] and x.grad.tolist() == [0.0, 3.0]
+
+
+# ------------------------------------------------------------------ coverage of the table
+def test_every_primitive_has_a_row() -> None:
+    assert sorted(set(OPS) - set(TABLE)) == []
+
+
+def test_every_export_is_in_the_table_or_listed_as_not_differentiable() -> None:
+    listed = set(SAME_ROW) | set(ALIASES) | NOT_DIFFERENTIABLE | CONSTRUCTORS
+    assert sorted(set(ops.__all__) - set(TABLE) - listed) == []
+    assert sorted(listed - set(ops.__all__)) == []
+    for alias, name in ALIASES.items():
+        assert getattr(ops, alias) is getattr(ops, name)
+
+
+FIRST_FOUND = settings(phases=[Phase.generate], max_examples=50, database=None)
+
+
+def recorded_ops(outs: list[ag.Tensor]) -> set[str]:
+    order, _ = engine.toposort([o for o in outs if o.requires_grad])
+    return {n.op_name for n in order if n._op is not None}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_primitive_rows_record_their_primitive(name: str) -> None:
+    def records(case: tuple) -> bool:
+        xs, params = case
+        return name in recorded_ops(as_list(TABLE[name].fn(*xs, **params)))
+
+    find(row_inputs(name, np.float64), records, settings=FIRST_FOUND)  # or NoSuchExample
+
+
+@pytest.mark.parametrize(
+    "name", sorted(set(ops.__all__) - set(ALIASES) - NOT_DIFFERENTIABLE - CONSTRUCTORS))
+def test_exported_ops_are_called_by_their_row(name: str) -> None:
+    row_name = SAME_ROW.get(name, name)
+    xs, params = find(row_inputs(row_name, np.float64), lambda case: True,
+                      settings=FIRST_FOUND)
+    calls = []
+    real = getattr(ops, name)
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        calls.append(name)
+        return real(*args, **kw)
+
+    setattr(ops, name, spy)
+    try:
+        TABLE[row_name].fn(*xs, **params)
+    finally:
+        setattr(ops, name, real)
+    assert calls, f"the row {row_name!r} does not call ops.{name}"
+
+
+@pytest.mark.parametrize("name", sorted(NOT_DIFFERENTIABLE))
+def test_not_differentiable_exports_record_nothing(name: str) -> None:
+    x = ag.tensor([[0.5, -1.0], [2.0, 0.0]], requires_grad=True)
+    out = getattr(ops, name)(x)
+    assert not out.requires_grad and out.is_leaf
