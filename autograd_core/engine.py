@@ -139,6 +139,7 @@ class Node:
         "__dict__",
         "__weakref__",
         "_ctx",
+        "_hooks",
         "_mark",
         "_op",
         "_parents",
@@ -158,9 +159,11 @@ class Node:
     _stamp: int
     _mark: object
     _pending: Any
+    # Per-node backward behaviour: hooks by handle key.  Not None also after retain_grad()
+    # (then possibly empty), so the driver tests one slot for both.
+    _hooks: dict[int, Callable] | None
 
     # Rarely set, so they live in the (lazily created) instance dict, not in every node.
-    _hooks: dict[int, Callable] | None = None
     _retains_grad = False
     _meta: dict | None = None
     _vc: list[int] | None = None  # version cell, shared with views of the same memory
@@ -225,6 +228,7 @@ def const(data: Any) -> Const:
     c._op = None
     c._parents = ()
     c._mark = None
+    c._hooks = None
     return c
 
 
@@ -355,17 +359,22 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     # here; pausing it saves re-traversing the whole (large, young) graph several times.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    # Scalars and Tensors never share a graph, so one namespace serves the whole run.
+    ns = roots[0]._graph_ns if create_graph else roots[0]._plain_ns
+    unbroadcast = ns.unbroadcast
     try:
         for node in order:
             g = node._pending
             if g is None:
                 continue
             node._pending = None
-            if node._hooks:
+            if node._hooks is not None:
                 for hook in tuple(node._hooks.values()):
                     res = hook(node._wrap_grad(g))
                     if res is not None:
                         g = node._unwrap_grad(res)
+                if node._retains_grad and targets is None:
+                    node._accumulate(g, create_graph, _fresh(g, handed_out))
             if targets is not None and id(node) in targets:
                 captured[id(node)] = g
             op = node._op
@@ -373,24 +382,24 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                 if targets is None:
                     node._accumulate(g, create_graph, _fresh(g, handed_out))
                 continue
-            if node._retains_grad and targets is None:
-                node._accumulate(g, create_graph, _fresh(g, handed_out))
             parents = node._parents
             if parents is None:
                 raise _released_error(node)
             if create_graph:  # rules see nodes (constants as their raw values)
-                ns, out = node._graph_ns, node
+                out = node
                 args = tuple([p.data if type(p) is Const else p for p in parents])
             else:
-                ns, out = node._plain_ns, node.data
-                args = tuple([p.data for p in parents])
+                out = node.data
+                n = len(parents)
+                args = ((parents[0].data, parents[1].data) if n == 2 else
+                        (parents[0].data,) if n == 1 else tuple([p.data for p in parents]))
             vjps, ctx = op.vjps, node._ctx
             for i, p in enumerate(parents):
                 if not p.requires_grad or (needed is not None and id(p) not in needed):
                     continue
                 if check_saved:
                     _check_saved(node, i)
-                pg = ns.unbroadcast(vjps[i](ns, g, out, ctx, *args), p)
+                pg = unbroadcast(vjps[i](ns, g, out, ctx, *args), p)
                 if anomaly:
                     from .anomaly import check_backward
 

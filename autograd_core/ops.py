@@ -146,55 +146,55 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (torch.pow)
 
 
 def neg(x: Tensor) -> Tensor:
-    return _unary(P.NEG, _t(x))
+    return _unary(P.NEG, x)
 
 
 def exp(x: Tensor) -> Tensor:
     """e**x.  >>> exp(Tensor([0.0])).tolist()
     [1.0]"""
-    return _unary(P.EXP, _t(x))
+    return _unary(P.EXP, x)
 
 
 def log(x: Tensor) -> Tensor:
     """Natural logarithm (domain x > 0)."""
-    return _unary(P.LOG, _t(x))
+    return _unary(P.LOG, x)
 
 
 def log1p(x: Tensor) -> Tensor:
     """log(1 + x), accurate for small x (domain x > -1)."""
-    return _unary(P.LOG1P, _t(x))
+    return _unary(P.LOG1P, x)
 
 
 def sqrt(x: Tensor) -> Tensor:
     """Square root; its gradient at 0 is defined as 0 (see the kinks table)."""
-    return _unary(P.SQRT, _t(x))
+    return _unary(P.SQRT, x)
 
 
 def sin(x: Tensor) -> Tensor:
-    return _unary(P.SIN, _t(x))
+    return _unary(P.SIN, x)
 
 
 def cos(x: Tensor) -> Tensor:
-    return _unary(P.COS, _t(x))
+    return _unary(P.COS, x)
 
 
 def tanh(x: Tensor) -> Tensor:
-    return _unary(P.TANH, _t(x))
+    return _unary(P.TANH, x)
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e**-x), computed stably at both tails."""
-    return _unary(P.SIGMOID, _t(x))
+    return _unary(P.SIGMOID, x)
 
 
 def relu(x: Tensor) -> Tensor:
     """max(x, 0); relu'(0) = 0."""
-    return _unary(P.RELU, _t(x))
+    return _unary(P.RELU, x)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001  (torch.abs)
     """|x|; abs'(0) = 0."""
-    return _unary(P.ABS, _t(x))
+    return _unary(P.ABS, x)
 
 
 def maximum(a: Any, b: Any) -> Tensor:

@@ -24,6 +24,7 @@ def _snew(value: float) -> Scalar:
     s._parents = ()
     s._ctx = None
     s._mark = None
+    s._hooks = None
     return s
 
 
@@ -81,6 +82,7 @@ class Scalar(Node):
         self._parents = ()
         self._ctx = None
         self._mark = None
+        self._hooks = None
         if name is not None:
             self.name = name
 

@@ -89,6 +89,7 @@ class Tensor(Node):
         self._parents = ()
         self._ctx = None
         self._mark = None
+        self._hooks = None
 
     # ------------------------------------------------------------------ properties
     @property
@@ -235,6 +236,8 @@ class Tensor(Node):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if self._op is not None:
             self._retains_grad = True
+            if self._hooks is None:
+                self._hooks = {}  # the driver's one test for per-node behaviour
         return self
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
@@ -627,6 +630,7 @@ def _make(data: np.ndarray) -> Tensor:
     t._parents = ()
     t._ctx = None
     t._mark = None
+    t._hooks = None
     return t
 
 
@@ -661,8 +665,8 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
         ad = a.data
         if isinstance(b, Tensor):
             bd = b.data
-        else:
-            bd, b = _operand(b, ad, op), None
+        else:  # Python numbers (the common case) need no conversion
+            bd, b = (b if type(b) in _PY_NUMBERS else _operand(b, ad, op)), None
     else:
         bd = b.data
         ad, a = _operand(a, bd, op), None
@@ -677,8 +681,11 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
     return out
 
 
-def _unary(op: Op, a: Tensor, *ctx: Any) -> Tensor:
-    data = op.fwd(a.data, *ctx)
+def _unary(op: Op, a: Any, *ctx: Any) -> Tensor:
+    """Apply a one-input primitive; ``ctx`` are its extra forward arguments."""
+    if not isinstance(a, Tensor):
+        a = Tensor(a)
+    data = op.fwd(a.data, *ctx) if ctx else op.fwd(a.data)
     out = _make(data if type(data) is np.ndarray else np.asarray(data))
     if a.requires_grad and STATE.grad_enabled:
         _record(out, op, (a,), ctx or None)
