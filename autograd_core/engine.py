@@ -32,18 +32,22 @@ __all__ = [
 
 
 class _State:
-    """Process-wide engine switches (single-threaded by design; see README)."""
+    """Process-wide engine switches (single-threaded by design; see README).  Slotted:
+    every recorded op reads them, and slot reads are the cheapest attribute reads."""
 
-    grad_enabled = True
-    # Stamp shared by in-place ops: a node stores the stamp current when it was recorded and a
-    # tensor stores the stamp of its last in-place write, so "modified after it was saved" is
-    # one integer comparison and costs nothing when no in-place op ever ran.
-    inplace_stamp = 0
-    # Current nn.Module path (a tuple of names), recorded on every new node for the drawing.
-    scope: tuple[str, ...] = ()
-    # Set by detect_anomaly(): nodes remember where they were created; grads are checked.
-    anomaly = False
-    anomaly_check_forward = False
+    __slots__ = ("grad_enabled", "inplace_stamp", "scope", "anomaly", "anomaly_check_forward")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        # Stamp shared by in-place ops: a node stores the stamp current when it was
+        # recorded and a tensor the stamp of its last in-place write, so "modified after it
+        # was saved" is one integer comparison and costs nothing until an in-place op runs.
+        self.inplace_stamp = 0
+        # Current nn.Module path (a tuple of names), recorded on new nodes for the drawing.
+        self.scope: tuple[str, ...] = ()
+        # Set by detect_anomaly(): nodes remember where they were created; grads checked.
+        self.anomaly = False
+        self.anomaly_check_forward = False
 
 
 STATE = _State()
