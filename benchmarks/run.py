@@ -1,0 +1,146 @@
+"""Run every workload, each system in a fresh process, and print a markdown table.
+
+Usage (from the repository root): ``python -m benchmarks [--quick] [--only W4,W5]
+[--json out.json] [--threads N] [--malloc-tuned] [--wait-idle S]``;
+``python -m benchmarks --merge a.json b.json`` prints the table of several saved runs side
+by side.  See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import report
+from .common import Workload
+from .machine import MALLOC_TUNED, THREAD_VARS, machine_info
+from .worker import MARKER
+from .workloads import select
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = 0
+
+
+def child_env(threads: int | None, malloc_tuned: bool) -> dict[str, str]:
+    """The children's environment: ours, plus the thread caps when --threads is given and
+    the glibc malloc settings with --malloc-tuned."""
+    env = dict(os.environ)
+    if threads is not None:
+        for var in THREAD_VARS:
+            env[var] = str(threads)
+    if malloc_tuned:
+        env.update(MALLOC_TUNED)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies over all CPUs since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:9]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def wait_until_idle(max_wait: float, busy_below: float = 0.25, window: float = 2.0) -> float:
+    """Block until the machine's CPUs were less than ``busy_below`` busy over ``window``
+    seconds, or ``max_wait`` seconds have passed; returns the last busy fraction seen."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        busy0, total0 = _cpu_times()
+        time.sleep(window)
+        busy1, total1 = _cpu_times()
+        busy = (busy1 - busy0) / max(1, total1 - total0)
+        if busy < busy_below or time.monotonic() >= deadline:
+            return busy
+
+
+def run_system(wl: Workload, system: str, data_path: Path, mode: str, env: dict[str, str],
+               timeout: float) -> dict[str, Any]:
+    """One fresh ``python -m benchmarks.worker`` process; its JSON result."""
+    warmup, repeats = wl.schedule[mode]
+    cmd = [sys.executable, "-m", "benchmarks.worker", wl.id, system, "--data", str(data_path),
+           "--warmup", str(warmup), "--repeats", str(repeats)]
+    base = {"workload": wl.id, "system": system}
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {**base, "status": "error", "note": f"timed out after {timeout:.0f} s"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(MARKER):
+            return json.loads(line[len(MARKER):])
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {**base, "status": "error", "note": f"worker exited {proc.returncode}: {tail}"}
+
+
+def _progress(res: dict[str, Any], seconds: float) -> str:
+    if res["status"] != "ok":
+        return f"{res['status']}: {res.get('note', '')}"
+    if "times_s" in res:
+        times = sorted(res["times_s"])
+        return f"median {times[len(times) // 2] * 1e3:.2f} ms ({seconds:.1f} s)"
+    return f"{res['metrics']} ({seconds:.1f} s)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (``python -m benchmarks``)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer warm-ups and repeats")
+    parser.add_argument("--only", help="comma-separated workloads, e.g. W4,W5 or A3")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--threads", type=int, help="set OMP/OPENBLAS/MKL_NUM_THREADS "
+                        "in every child (default: leave the libraries' defaults)")
+    parser.add_argument("--malloc-tuned", action="store_true",
+                        help="run every child with glibc's MALLOC_MMAP/TRIM_THRESHOLD_ raised "
+                        "so freed large arrays are reused, not page-faulted in again")
+    parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                        help="before each child, wait up to this long for the CPUs to be "
+                        "under 25%% busy (for shared machines; default: do not wait)")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds before one child process is abandoned")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="RUN.json",
+                        help="print the table of saved runs side by side; run nothing")
+    args = parser.parse_args(argv)
+    if args.merge:
+        runs = [json.loads(p.read_text()) for p in args.merge]
+        sys.stdout.write(report.render(runs))
+        return 0
+    workloads = select(args.only)
+    mode = "quick" if args.quick else "full"
+    env = child_env(args.threads, args.malloc_tuned)
+    machine = machine_info(REPO, env)
+    results = []
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="agc-bench-") as tmp:
+        for wl in workloads:
+            data_path = Path(tmp) / f"{wl.id}.npz"
+            np.savez(data_path, **wl.make_data(np.random.default_rng(SEED)))
+            for system in wl.systems:
+                busy = wait_until_idle(args.wait_idle) if args.wait_idle > 0 else None
+                t0 = time.perf_counter()
+                res = run_system(wl, system, data_path, mode, env, args.timeout)
+                res["cpu_busy_before"] = busy
+                print(f"[{wl.id:7s}] {system:12s} {_progress(res, time.perf_counter() - t0)}",
+                      file=sys.stderr, flush=True)
+                results.append(res)
+    run = {"mode": mode, "argv": sys.argv[1:] if argv is None else argv,
+           "elapsed_s": time.perf_counter() - start, "machine": machine, "results": results}
+    if args.json:
+        args.json.write_text(json.dumps(run, indent=1) + "\n")
+    sys.stdout.write(report.render([run]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
