@@ -62,8 +62,14 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
             param = param * (1 - lr * weight_decay)
         else:
             grad = grad + weight_decay * param
-    exp_avg = beta1 * state.exp_avg + (1 - beta1) * grad
-    exp_avg_sq = beta2 * state.exp_avg_sq + (1 - beta2) * (grad * grad)
+    # The same arithmetic as the pseudo-code, in the same order, but written into arrays
+    # this call has just made (never the inputs): half the full-size temporaries per step.
+    exp_avg = beta1 * state.exp_avg
+    exp_avg += (1 - beta1) * grad
+    exp_avg_sq = beta2 * state.exp_avg_sq
+    grad_sq = grad * grad
+    grad_sq *= 1 - beta2
+    exp_avg_sq += grad_sq
     max_exp_avg_sq = state.max_exp_avg_sq
     if amsgrad:
         # max(0, v) = v, so a missing running max starts at v itself.
@@ -71,9 +77,12 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
             max_exp_avg_sq, exp_avg_sq)
     second = exp_avg_sq if max_exp_avg_sq is None else max_exp_avg_sq
     step_size = lr / (1 - beta1 ** step)
-    denom = np.sqrt(second) / math.sqrt(1 - beta2 ** step) + eps
-    new_param = param - step_size * (exp_avg / denom)
-    return new_param, AdamState(step, exp_avg, exp_avg_sq, max_exp_avg_sq)
+    update = np.sqrt(second)
+    update /= math.sqrt(1 - beta2 ** step)
+    update += eps
+    np.divide(exp_avg, update, out=update)  # m̂·(1 − β₁ᵗ) / (√v̂ + ε)
+    update *= step_size
+    return param - update, AdamState(step, exp_avg, exp_avg_sq, max_exp_avg_sq)
 
 
 class Adam(Optimizer):
