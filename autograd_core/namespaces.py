@@ -17,13 +17,18 @@ import numpy as np
 from .primitives import _sexp, _slog, _spow, fold_np, scatter_np, windows_np
 
 
+def broadcast_axes(big: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes of ``big`` that broadcasting ``shape`` up to it added or stretched."""
+    lead = len(big) - len(shape)
+    if lead < 0:  # same elements, fewer axes (a 0-d gradient for a (1,) input)
+        return ()
+    return tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and big[lead + i] != 1)
+
+
 def sum_to_shape(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``g`` over the axes that broadcasting added or stretched, giving ``shape``."""
-    lead = g.ndim - len(shape)
-    if lead < 0:
-        return np.reshape(g, shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1)
+    axes = broadcast_axes(g.shape, shape)
     if axes:
         g = np.sum(g, axis=axes)
     return np.reshape(g, shape)

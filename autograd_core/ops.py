@@ -16,7 +16,7 @@ import numpy as np
 
 from . import primitives as P
 from .engine import STATE, _record, const
-from .namespaces import NUMPY_NS
+from .namespaces import NUMPY_NS, broadcast_axes
 from .random import default_generator
 from .tensor import Tensor, _apply, _binary, _make, _operand, _unary, get_default_dtype
 
@@ -709,10 +709,8 @@ def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False,
 # --------------------------------------------------- the namespace rules see (graph)
 def _unbroadcast(g: Tensor, parent: Any) -> Tensor:
     data = parent.data
-    if g.data.shape != data.shape:  # the same axes as namespaces.sum_to_shape, recorded
-        lead = g.data.ndim - len(data.shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(data.shape) if s == 1 and g.data.shape[lead + i] != 1)
+    if g.data.shape != data.shape:  # namespaces.sum_to_shape, recorded
+        axes = broadcast_axes(g.data.shape, data.shape)
         g = reshape(sum(g, axes) if axes else g, data.shape)
     if g.data.dtype != data.dtype:
         g = astype(g, data.dtype)
