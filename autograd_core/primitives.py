@@ -267,11 +267,26 @@ PAD = defop("pad", lambda a, widths, value: np.pad(a, widths, constant_values=va
                 g, tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(ctx[0]))))
 
 
+def _column_major(x: Any) -> bool:
+    """Whether ``x``'s last two axes are laid out swapped, as in ``W.mT`` of a row-major W.
+
+    The matmul rules then compute that input's gradient transposed (same product, BLAS
+    takes the transposes for free), so it arrives in the input's own layout: ``linear``'s
+    weight gradient comes back row-major like the weight, and the optimizer's elementwise
+    update runs on matching layouts instead of striding across one (PyTorch's mm backward
+    makes the same choice).
+    """
+    strides = getattr(x, "data", x).strides
+    return len(strides) >= 2 and strides[-2] < strides[-1]
+
+
 def _matmul_vjp_a(ns: Any, g: Any, out: Any, ctx: Any, a: Any, b: Any) -> Any:
     if b.ndim == 1:  # out (..., n) or (); ga = g ⊗ b
         return ns.expand_dims(g, -1) * b
     if a.ndim == 1:  # out (..., m); ga[k] = Σ_m b[..., k, m] g[..., m]
         return ns.matmul(b, ns.expand_dims(g, -1))[..., 0]
+    if _column_major(a):  # ga = g bᵀ = (b gᵀ)ᵀ
+        return ns.mT(ns.matmul(b, ns.mT(g)))
     return ns.matmul(g, ns.mT(b))
 
 
@@ -280,6 +295,8 @@ def _matmul_vjp_b(ns: Any, g: Any, out: Any, ctx: Any, a: Any, b: Any) -> Any:
         return ns.expand_dims(a, -1) * ns.expand_dims(g, -2) if b.ndim > 1 else g * a
     if b.ndim == 1:  # out (..., n); gb[k] = Σ_n a[..., n, k] g[..., n]
         return ns.matmul(ns.mT(a), ns.expand_dims(g, -1))[..., 0]
+    if _column_major(b):  # gb = aᵀ g = (gᵀ a)ᵀ
+        return ns.mT(ns.matmul(ns.mT(g), a))
     return ns.matmul(ns.mT(a), g)
 
 

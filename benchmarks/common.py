@@ -168,15 +168,22 @@ class AdamNumpy:
         b1, b2 = self.b1, self.b2
         step_size = self.lr / (1 - b1 ** self.t)
         bc2_sqrt = math.sqrt(1 - b2 ** self.t)
+        # Every result goes into m, v, p or one scratch array per parameter: allocating
+        # fewer parameter-sized temporaries is most of what makes an Adam step fast.
         for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
+            scratch = g * (1 - b1)
             m *= b1
-            m += (1 - b1) * g
+            m += scratch
+            np.multiply(g, g, out=scratch)
+            scratch *= 1 - b2
             v *= b2
-            v += (1 - b2) * (g * g)
-            denom = np.sqrt(v)
-            denom /= bc2_sqrt
-            denom += self.eps
-            p -= step_size * (m / denom)
+            v += scratch
+            np.sqrt(v, out=scratch)
+            scratch /= bc2_sqrt
+            scratch += self.eps
+            np.divide(m, scratch, out=scratch)
+            scratch *= step_size
+            p -= scratch
 
 
 class SGDMomentumNumpy:

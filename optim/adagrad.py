@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_range
+from .optimizer import Optimizer, ParamsT, check_range, owned
 
 __all__ = ["Adagrad", "AdagradState", "adagrad_update"]
 
@@ -24,8 +24,8 @@ class AdagradState(NamedTuple):
 
 def adagrad_update(param: np.ndarray, grad: np.ndarray, state: AdagradState | None, *,
                    lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                   initial_accumulator_value: float = 0.0, eps: float = 1e-10
-                   ) -> tuple[np.ndarray, AdagradState]:
+                   initial_accumulator_value: float = 0.0, eps: float = 1e-10,
+                   inplace: bool = False) -> tuple[np.ndarray, AdagradState]:
     """One AdaGrad step (Duchi, Hazan & Singer 2011, diagonal version).
 
     With θ, g, η = lr, δ = lr_decay, λ = weight_decay, ε = eps::
@@ -41,22 +41,33 @@ def adagrad_update(param: np.ndarray, grad: np.ndarray, state: AdagradState | No
     is ≈ η·sign(g); the optional ``lr_decay`` is PyTorch's extension, not in the paper.
     The effective step only shrinks, as the seeds note.
 
-    ``state`` None means the first step.  Inputs are not modified; ``param``'s dtype is kept.
+    ``state`` None means the first step.  Inputs are not modified unless ``inplace=True``:
+    then ``param`` and the running sum are updated in place and returned (``param`` must not
+    share memory with ``grad``).  ``param``'s dtype is kept.
 
     >>> p, s = adagrad_update(np.array([1.0]), np.array([3.0]), None, lr=0.5)
     >>> p, s.sum  # G = 9, θ = 1 − 0.5·3/(3 + 1e-10)
     (array([0.5]), array([9.]))
     """
     lr, lr_decay, weight_decay, eps = float(lr), float(lr_decay), float(weight_decay), float(eps)
+    param = owned(param, inplace)
     if state is None:
-        state = AdagradState(0, np.full_like(param, float(initial_accumulator_value)))
+        start = np.full_like(param, float(initial_accumulator_value))
+        state, inplace = AdagradState(0, start), True
     step = state.step + 1
     if weight_decay != 0:
         grad = grad + weight_decay * param
     clr = lr / (1 + (step - 1) * lr_decay)
-    accumulated = state.sum + grad * grad
-    new_param = param - clr * (grad / (np.sqrt(accumulated) + eps))
-    return new_param, AdagradState(step, accumulated)
+    # The formulas' arithmetic in their order, each result written into an owned array.
+    scratch = grad * grad
+    accumulated = owned(state.sum, inplace)
+    accumulated += scratch
+    np.sqrt(accumulated, out=scratch)
+    scratch += eps
+    np.divide(grad, scratch, out=scratch)
+    scratch *= clr
+    param -= scratch
+    return param, AdagradState(step, accumulated)
 
 
 class Adagrad(Optimizer):

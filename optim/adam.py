@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_range
+from .optimizer import Optimizer, ParamsT, check_range, owned
 
 __all__ = ["Adam", "AdamState", "adam_update"]
 
@@ -24,7 +24,8 @@ class AdamState(NamedTuple):
 def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
                 lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
-                decoupled_weight_decay: bool = False) -> tuple[np.ndarray, AdamState]:
+                decoupled_weight_decay: bool = False, inplace: bool = False
+                ) -> tuple[np.ndarray, AdamState]:
     """One Adam step (Kingma & Ba 2015, Algorithm 1; AMSGrad: Reddi et al. 2018).
 
     With θ, g, η = lr, (β₁, β₂) = betas, ε = eps, λ = weight_decay::
@@ -46,7 +47,9 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
     - weight decay without ``decoupled_weight_decay`` is L2 in the loss, so it passes
       through the adaptive scaling (not equivalent to decay; use AdamW for that).
 
-    ``state`` None means the first step.  Inputs are not modified; ``param``'s dtype is kept.
+    ``state`` None means the first step.  Inputs are not modified unless ``inplace=True``:
+    then ``param`` and the state's arrays are updated in place and returned (``param`` must not
+    share memory with ``grad``).  ``param``'s dtype is kept.
 
     >>> p, s = adam_update(np.array([1.0]), np.array([4.0]), None, lr=0.1)
     >>> p, s.exp_avg, s.exp_avg_sq  # m̂ = 4, v̂ = 16: θ = 1 − 0.1·4/(4 + 1e-8)
@@ -54,35 +57,36 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
     """
     lr, eps, weight_decay = float(lr), float(eps), float(weight_decay)
     beta1, beta2 = float(betas[0]), float(betas[1])
+    param = owned(param, inplace)
     if state is None:
-        state = AdamState(0, np.zeros_like(param), np.zeros_like(param))
+        state, inplace = AdamState(0, np.zeros_like(param), np.zeros_like(param)), True
     step = state.step + 1
+    exp_avg, exp_avg_sq = owned(state.exp_avg, inplace), owned(state.exp_avg_sq, inplace)
     if weight_decay != 0:
         if decoupled_weight_decay:
-            param = param * (1 - lr * weight_decay)
+            param *= 1 - lr * weight_decay
         else:
             grad = grad + weight_decay * param
-    # The same arithmetic as the pseudo-code, in the same order, but written into arrays
-    # this call has just made (never the inputs): half the full-size temporaries per step.
-    exp_avg = beta1 * state.exp_avg
-    exp_avg += (1 - beta1) * grad
-    exp_avg_sq = beta2 * state.exp_avg_sq
-    grad_sq = grad * grad
-    grad_sq *= 1 - beta2
-    exp_avg_sq += grad_sq
+    # The pseudo-code's arithmetic in its order, each result written into an owned array.
+    scratch = grad * (1 - beta1)
+    exp_avg *= beta1
+    exp_avg += scratch
+    np.multiply(grad, grad, out=scratch)
+    scratch *= 1 - beta2
+    exp_avg_sq *= beta2
+    exp_avg_sq += scratch
     max_exp_avg_sq = state.max_exp_avg_sq
     if amsgrad:
-        # max(0, v) = v, so a missing running max starts at v itself.
-        max_exp_avg_sq = exp_avg_sq if max_exp_avg_sq is None else np.maximum(
-            max_exp_avg_sq, exp_avg_sq)
-    second = exp_avg_sq if max_exp_avg_sq is None else max_exp_avg_sq
-    step_size = lr / (1 - beta1 ** step)
-    update = np.sqrt(second)
-    update /= math.sqrt(1 - beta2 ** step)
-    update += eps
-    np.divide(exp_avg, update, out=update)  # m̂·(1 − β₁ᵗ) / (√v̂ + ε)
-    update *= step_size
-    return param - update, AdamState(step, exp_avg, exp_avg_sq, max_exp_avg_sq)
+        # max(0, v) = v, so a missing running max starts at (a copy of) v itself.
+        max_exp_avg_sq = exp_avg_sq.copy() if max_exp_avg_sq is None else np.maximum(
+            max_exp_avg_sq, exp_avg_sq, out=owned(max_exp_avg_sq, inplace))
+    np.sqrt(exp_avg_sq if max_exp_avg_sq is None else max_exp_avg_sq, out=scratch)
+    scratch /= math.sqrt(1 - beta2 ** step)
+    scratch += eps
+    np.divide(exp_avg, scratch, out=scratch)  # m̂·(1 − β₁ᵗ) / (√v̂ + ε)
+    scratch *= lr / (1 - beta1 ** step)
+    param -= scratch
+    return param, AdamState(step, exp_avg, exp_avg_sq, max_exp_avg_sq)
 
 
 class Adam(Optimizer):

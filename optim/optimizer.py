@@ -13,7 +13,7 @@ import autograd_core as ag
 from autograd_core import Tensor
 from autograd_core.engine import bump_version
 
-__all__ = ["Optimizer", "check_range"]
+__all__ = ["Optimizer", "check_range", "owned"]
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
@@ -41,21 +41,32 @@ def check_range(owner: str, name: str, value: Any, low: float = 0.0, high: float
         raise ValueError(f"{owner}: invalid {name} {value!r}; it must lie in {interval}")
 
 
+def owned(array: np.ndarray, inplace: bool) -> np.ndarray:
+    """``array`` itself when an update runs in place, else a copy the update may write into.
+
+    The updates write every result into arrays they own, with one scratch array per call,
+    so `Optimizer.step` (``inplace=True``) allocates about one parameter-sized array per
+    parameter and step, which keeps the allocator from returning and re-faulting pages.
+    """
+    return array if inplace else array.copy()
+
+
 class Optimizer:
     """Base class: holds param groups and per-parameter state, and runs the update.
 
     ``params`` is an iterable of Tensors, or of dicts ``{"params": [...], "lr": ..., ...}``
     (param groups; keys missing from a group take the ``defaults``).  Each subclass sets
 
-    - ``_update_fn``: its pure update ``(param, grad, state | None, **hyper) -> (new_param,
-      new_state)`` on numpy arrays, where ``hyper`` are exactly the keys of ``defaults``;
+    - ``_update_fn``: its update ``(param, grad, state | None, *, inplace, **hyper) ->
+      (new_param, new_state)`` on numpy arrays, where ``hyper`` are exactly the keys of
+      ``defaults``; pure by default, in place on ``param`` and the state with ``inplace=True``;
     - ``_record``: the NamedTuple of its per-parameter state (used by ``load_state_dict``);
     - ``_validate(group)``: raises ValueError for a bad hyper-parameter.
 
-    ``step`` calls the pure function on ``p.data`` and ``p.grad.data`` and writes the new
-    value *into* ``p.data`` (same array, same dtype), recording no graph, and bumps ``p``'s
-    version so a graph that saved ``p`` before the step refuses to run backward.  ``self.state[p]``
-    is the algorithm's state record for ``p`` (created on ``p``'s first step).
+    ``step`` runs the update in place on ``p.data`` (same array, same dtype) and its state,
+    as ``torch.optim`` does, recording no graph, and bumps ``p``'s version so a graph that
+    saved ``p`` before the step refuses to run backward.  ``self.state[p]`` is the
+    algorithm's state record for ``p`` (created on ``p``'s first step).
 
     Differences from PyTorch: a parameter listed twice raises (PyTorch only warns, and would
     update it twice); every param group is validated, not just the defaults; a set of
@@ -161,9 +172,8 @@ class Optimizer:
                     if p.grad is None:
                         continue
                     grad = p.grad.data.astype(p.data.dtype, copy=False)
-                    new_param, self.state[p] = type(self)._update_fn(
-                        p.data, grad, self.state.get(p), **hyper)
-                    p.data[...] = new_param
+                    _, self.state[p] = type(self)._update_fn(
+                        p.data, grad, self.state.get(p), inplace=True, **hyper)
                     # A graph that saved p before this step must refuse to backward.
                     bump_version(p)
         return loss

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_range
+from .optimizer import Optimizer, ParamsT, check_range, owned
 
 __all__ = ["RMSprop", "RMSpropState", "rmsprop_update"]
 
@@ -23,8 +23,8 @@ class RMSpropState(NamedTuple):
 
 def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | None, *,
                    lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                   weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False
-                   ) -> tuple[np.ndarray, RMSpropState]:
+                   weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                   inplace: bool = False) -> tuple[np.ndarray, RMSpropState]:
     """One RMSProp step (Tieleman & Hinton 2012, Coursera lecture 6.5; centered: Graves 2013).
 
     With θ, g, η = lr, α = alpha, ε = eps, λ = weight_decay, μ = momentum::
@@ -44,7 +44,9 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | No
     - α = 0.99 and η = 1e-2 by default (Hinton's lecture used 0.9 and 1e-3);
     - momentum accumulates the already normalised step g/d.
 
-    ``state`` None means the first step.  Inputs are not modified; ``param``'s dtype is kept.
+    ``state`` None means the first step.  Inputs are not modified unless ``inplace=True``:
+    then ``param`` and the state's arrays are updated in place and returned (``param`` must not
+    share memory with ``grad``).  ``param``'s dtype is kept.
 
     >>> p, s = rmsprop_update(np.array([1.0]), np.array([2.0]), None, lr=0.1, alpha=0.75)
     >>> p, s.square_avg  # s = 0.25·4 = 1, θ = 1 − 0.1·2/(1 + 1e-8)
@@ -52,26 +54,45 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | No
     """
     lr, alpha, eps = float(lr), float(alpha), float(eps)
     weight_decay, momentum = float(weight_decay), float(momentum)
+    param = owned(param, inplace)
     if state is None:
-        state = RMSpropState(0, np.zeros_like(param))
+        state, inplace = RMSpropState(0, np.zeros_like(param)), True
     if weight_decay != 0:
         grad = grad + weight_decay * param
-    square_avg = alpha * state.square_avg + (1 - alpha) * (grad * grad)
+    # The formulas' arithmetic in their order, each result written into an owned array.
+    scratch = grad * grad
+    scratch *= 1 - alpha
+    square_avg = owned(state.square_avg, inplace)
+    square_avg *= alpha
+    square_avg += scratch
     grad_avg = state.grad_avg
     if centered:
-        grad_avg = (1 - alpha) * grad if grad_avg is None else (
-            alpha * grad_avg + (1 - alpha) * grad)
-        denom = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+        if grad_avg is None:
+            grad_avg = (1 - alpha) * grad
+        else:
+            grad_avg = owned(grad_avg, inplace)
+            grad_avg *= alpha
+            grad_avg += (1 - alpha) * grad
+        np.multiply(grad_avg, grad_avg, out=scratch)
+        np.subtract(square_avg, scratch, out=scratch)
+        np.sqrt(scratch, out=scratch)
     else:
-        denom = np.sqrt(square_avg) + eps
+        np.sqrt(square_avg, out=scratch)
+    scratch += eps
+    np.divide(grad, scratch, out=scratch)  # g/d
     buf = state.momentum_buffer
     if momentum > 0:
-        normalised = grad / denom
-        buf = normalised if buf is None else momentum * buf + normalised
-        new_param = param - lr * buf
+        if buf is None:
+            buf = scratch
+        else:
+            buf = owned(buf, inplace)
+            buf *= momentum
+            buf += scratch
+        param -= lr * buf
     else:
-        new_param = param - lr * (grad / denom)
-    return new_param, RMSpropState(state.step + 1, square_avg, buf, grad_avg)
+        scratch *= lr
+        param -= scratch
+    return param, RMSpropState(state.step + 1, square_avg, buf, grad_avg)
 
 
 class RMSprop(Optimizer):

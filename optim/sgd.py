@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_range
+from .optimizer import Optimizer, ParamsT, check_range, owned
 
 __all__ = ["SGD", "SGDState", "sgd_update"]
 
@@ -19,7 +19,7 @@ class SGDState(NamedTuple):
 
 def sgd_update(param: np.ndarray, grad: np.ndarray, state: SGDState | None, *,
                lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-               weight_decay: float = 0.0, nesterov: bool = False
+               weight_decay: float = 0.0, nesterov: bool = False, inplace: bool = False
                ) -> tuple[np.ndarray, SGDState]:
     """One SGD step: heavy-ball momentum (Polyak 1964), Nesterov as in Sutskever et al. 2013.
 
@@ -44,8 +44,10 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, state: SGDState | None, *,
       θ ← θ − η·(g + μ·b); it needs μ > 0 and τ = 0 (checked by `SGD`).
     - weight decay adds λ·θ to the gradient (it therefore also enters the momentum).
 
-    ``state`` None means the first step.  Inputs are not modified; the dtype of ``param`` is
-    kept (hyper-parameters are Python floats, which never promote float32).
+    ``state`` None means the first step.  Inputs are not modified unless ``inplace=True``:
+    then ``param`` and the momentum buffer are updated in place and returned (``param`` must
+    not share memory with ``grad``).  The dtype of ``param`` is kept (hyper-parameters are
+    Python floats, which never promote float32).
 
     >>> p, s = sgd_update(np.array([1.0]), np.array([0.5]), None, lr=0.1, momentum=0.9)
     >>> p, s.momentum_buffer
@@ -54,12 +56,19 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, state: SGDState | None, *,
     lr, momentum, dampening = float(lr), float(momentum), float(dampening)
     weight_decay = float(weight_decay)
     buf = None if state is None else state.momentum_buffer
+    param = owned(param, inplace)
     if weight_decay != 0:
         grad = grad + weight_decay * param
     if momentum != 0:
-        buf = grad.copy() if buf is None else momentum * buf + (1 - dampening) * grad
+        if buf is None:
+            buf = grad.copy()
+        else:
+            buf = owned(buf, inplace)
+            buf *= momentum
+            buf += grad if dampening == 0 else (1 - dampening) * grad  # ×1.0 is exact
         grad = grad + momentum * buf if nesterov else buf
-    return param - lr * grad, SGDState(buf)
+    param -= lr * grad
+    return param, SGDState(buf)
 
 
 class SGD(Optimizer):

@@ -198,6 +198,36 @@ def test_updates_are_pure(update, hyper):
         np.testing.assert_array_equal(getattr(state, k), v, err_msg=k)
 
 
+@pytest.mark.parametrize("update, hyper", [
+    (sgd_update, {"lr": 0.1, "momentum": 0.9, "dampening": 0.25, "weight_decay": 0.1}),
+    (sgd_update, {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    (rmsprop_update, {"momentum": 0.5, "centered": True, "weight_decay": 0.1}),
+    (rmsprop_update, {}),
+    (adam_update, {"amsgrad": True, "weight_decay": 0.1}),
+    (adamw_update, {"amsgrad": True}),
+    (adagrad_update, {"weight_decay": 0.1, "lr_decay": 0.5}),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_inplace_updates_match_the_pure_ones_bit_for_bit(update, hyper):
+    rng = np.random.default_rng(0)
+    grads = rng.standard_normal((4, 3)).astype(np.float32)
+    param = rng.standard_normal(3).astype(np.float32)
+    pure, pure_state = param.copy(), None
+    live, live_state = param.copy(), None
+    for g in grads:
+        pure, pure_state = update(pure, g, pure_state, **hyper)
+        before = [v for v in (live_state or ()) if isinstance(v, np.ndarray)]
+        out, live_state = update(live, g, live_state, inplace=True, **hyper)
+        assert out is live, "the parameter is updated in place"
+        after = [v for v in live_state if isinstance(v, np.ndarray)]
+        assert all(a is b for a, b in zip(before, after, strict=False)), "state arrays reused"
+        assert not any(np.shares_memory(a, b) for k, a in enumerate(after)
+                       for b in after[k + 1:]), "no two state arrays alias"
+        np.testing.assert_array_equal(live, pure)
+        assert live.dtype == np.float32
+        for a, b in zip(live_state, pure_state, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_sgd_first_momentum_buffer_does_not_alias_the_gradient():
     grad = np.array([1.0, 2.0])
     _, state = sgd_update(np.zeros(2), grad, None, lr=0.1, momentum=0.9)
