@@ -366,8 +366,14 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     # Scalars and Tensors never share a graph, so one namespace serves the whole run.
     ns = roots[0]._graph_ns if create_graph else roots[0]._plain_ns
     unbroadcast = ns.unbroadcast
+    # Popped one at a time, so once a node's rule has run and (without retain_graph) its
+    # children have let go of it, nothing here keeps it: each intermediate value is freed
+    # during backward, as soon as no later rule can read it, and its memory is reused by
+    # the gradients still to come (what PyTorch does with saved tensors).
+    order.reverse()
     try:
-        for node in order:
+        while order:
+            node = order.pop()
             g = node._pending
             if g is None:
                 continue

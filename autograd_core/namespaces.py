@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from .primitives import _sexp, _slog, _spow, fold_np, scatter_np, windows_np
+from .primitives import (
+    _sexp,
+    _slog,
+    _spow,
+    fold_np,
+    scatter_np,
+    window_max_grad_np,
+    windows_np,
+)
 
 
 def broadcast_axes(big: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -63,7 +71,7 @@ NUMPY_NS = SimpleNamespace(
     expand=np.broadcast_to, reshape=np.reshape, transpose=np.transpose,
     expand_dims=np.expand_dims, matmul=np.matmul, mT=lambda x: np.swapaxes(x, -1, -2),
     getitem=lambda x, index: x[index], scatter=scatter_np,
-    windows=windows_np, fold=fold_np,
+    windows=windows_np, fold=fold_np, window_max_grad=window_max_grad_np,
     cast=lambda x, dtype: np.asarray(x).astype(dtype, copy=False),
     unbroadcast=_unbroadcast,
 )

@@ -82,6 +82,7 @@ __all__ = [
     "unsqueeze",
     "var",
     "where",
+    "window_max",
     "zeros",
     "zeros_like",
 ]
@@ -633,18 +634,50 @@ def matmul(a: Any, b: Any) -> Tensor:
     return out
 
 
+def _window_geometry(who: str, x: Tensor, kernel_size: tuple[int, int],
+                     stride: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Validated ((kh, kw), (sh, sw)) for windows over ``x``'s last two axes."""
+    kh, kw = (int(k) for k in kernel_size)
+    sh, sw = (int(s) for s in stride)
+    shape = x.data.shape
+    if len(shape) < 2 or kh > shape[-2] or kw > shape[-1] or builtins.min(kh, kw) <= 0:
+        raise ValueError(f"{who}: kernel {(kh, kw)} does not fit input of shape {shape}")
+    if builtins.min(sh, sw) <= 0:
+        raise ValueError(f"{who}: stride must be positive, got {(sh, sw)}")
+    return (kh, kw), (sh, sw)
+
+
 def sliding_windows(x: Tensor, kernel_size: tuple[int, int], stride: tuple[int, int] = (1, 1)
                     ) -> Tensor:
     """Zero-copy view (..., OH, OW, KH, KW) of the windows over the last two axes (im2col's
     first half).  Its gradient is the col2im accumulation (``fold_windows``)."""
     x = _t(x)
-    kh, kw = kernel_size
-    h, w = x.data.shape[-2:]
-    if kh > h or kw > w or kh <= 0 or kw <= 0:
-        raise ValueError(f"sliding_windows: kernel {tuple(kernel_size)} does not fit input of "
-                         f"shape {x.data.shape}")
-    ctx = ((kh, kw), (stride[0], stride[1]))
+    ctx = _window_geometry("sliding_windows", x, kernel_size, stride)
     return _apply(P.WINDOWS, (x,), P.windows_np(x.data, *ctx), ctx)
+
+
+def window_max(x: Tensor, kernel_size: tuple[int, int], stride: tuple[int, int] = (1, 1)
+               ) -> Tensor:
+    """Max over each window of the last two axes, shape (..., OH, OW): max-pooling's core.
+
+    Equal to ``sliding_windows(x, kernel_size, stride).max((-2, -1))`` with the same
+    convention (tied elements share their window's gradient equally), but neither pass
+    builds anything of the window layout.
+
+    >>> window_max(arange(16.0).reshape(4, 4), (2, 2), (2, 2)).tolist()
+    [[5.0, 7.0], [13.0, 15.0]]
+    """
+    x = _t(x)
+    ctx = _window_geometry("window_max", x, kernel_size, stride)
+    return _apply(P.WINDOW_MAX, (x,), P.window_max_np(x.data, *ctx), ctx)
+
+
+def _window_max_grad(g: Any, a: Any, top: Any, kernel: tuple[int, int],
+                     stride: tuple[int, int]) -> Tensor:
+    """Recorded ``window_max_grad`` (the graph namespace's): linear in ``g`` alone."""
+    g = _t(g)
+    ctx = (_data(a), _data(top), kernel, stride)
+    return _apply(P.WINDOW_MAX_GRAD, (g,), P.window_max_grad_np(g.data, *ctx), ctx)
 
 
 def fold_windows(g: Tensor, size: tuple[int, int], stride: tuple[int, int] = (1, 1)) -> Tensor:
@@ -728,6 +761,7 @@ GRAPH_NS = SimpleNamespace(
     sum=sum, expand=broadcast_to, reshape=reshape, transpose=permute,
     expand_dims=unsqueeze, matmul=matmul, mT=lambda x: swapaxes(x, -1, -2),
     getitem=getitem, scatter=_scatter, windows=sliding_windows, fold=fold_windows,
+    window_max_grad=_window_max_grad,
     cast=lambda x, dtype: astype(_t(x), dtype), unbroadcast=_unbroadcast,
 )
 Tensor._graph_ns = GRAPH_NS

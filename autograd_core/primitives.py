@@ -18,6 +18,7 @@ relu'(0)           0  (strict mask ``x > 0``; relu == maximum(x, 0) away from 0 
 abs'(0)            0  (``sign(0) = 0``)
 maximum / minimum  ties split the gradient equally between the two inputs (as PyTorch)
 max / min reduce   ties split the gradient equally among all tied elements (as amax)
+window_max         the same per window (PyTorch's max_pool gives it all to one element)
 clip(x, lo, hi)    gradient passes on the closed interval ``lo <= x <= hi``
 sqrt'(0)           0 instead of inf, so ``sqrt(x**2)`` and norms are 0 at 0, not NaN
 =================  ====================================================================
@@ -353,6 +354,86 @@ def fold_np(g: np.ndarray, size: tuple[int, int], stride: tuple[int, int]) -> np
             out[..., i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += g[..., i, j]
     return out
 
+
+def window_offsets(shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int]
+                   ) -> list[tuple[Any, slice, slice]]:
+    """For each kernel offset (i, j), the index of the (..., OH, OW) grid of window elements
+    at that offset: ``a[index][..., p, q]`` is element (i, j) of window (p, q)."""
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = (shape[-2] - kh) // sh + 1, (shape[-1] - kw) // sw + 1
+    return [(Ellipsis, slice(i, i + sh * (oh - 1) + 1, sh), slice(j, j + sw * (ow - 1) + 1, sw))
+            for i in range(kh) for j in range(kw)]
+
+
+def window_max_np(a: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]
+                  ) -> np.ndarray:
+    """Max over each window, as a running maximum of the KH·KW offset grids: numpy's max over
+    the two tiny trailing axes of the window view is many times slower, and stacking the
+    grids first copies the input."""
+    first, *rest = window_offsets(a.shape, kernel, stride)
+    out = a[first].copy()
+    for index in rest:
+        np.maximum(out, a[index], out=out)
+    return out
+
+
+def window_ties(a: np.ndarray, top: np.ndarray, kernel: tuple[int, int],
+                stride: tuple[int, int], dtype: Any) -> tuple[list, list[np.ndarray], np.ndarray]:
+    """Per offset, the index of its grid and where it holds its window's max; and per window,
+    how many elements tie for the max (0 only where the max is NaN), as ``dtype``."""
+    offsets = window_offsets(a.shape, kernel, stride)
+    ties = [a[index] == top for index in offsets]
+    count = np.zeros(top.shape, dtype)
+    for tie in ties:
+        count += tie
+    return offsets, ties, count
+
+
+def window_max_grad_np(g: np.ndarray, a: np.ndarray, top: np.ndarray, kernel: tuple[int, int],
+                       stride: tuple[int, int]) -> np.ndarray:
+    """``window_max``'s backward: each window's gradient goes to its maximum, shared equally
+    among tied elements (the ``max`` convention); one out-sized mask per offset, no mask of
+    the window layout.  A window whose max is NaN gets NaN gradients, as with ``max``."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # count 0: a NaN window
+        return _route_to_ties(g, a, top, kernel, stride)
+
+
+def _route_to_ties(g: np.ndarray, a: np.ndarray, top: np.ndarray, kernel: tuple[int, int],
+                   stride: tuple[int, int]) -> np.ndarray:
+    offsets, ties, count = window_ties(a, top, kernel, stride, g.dtype)
+    share = g / count
+    (kh, kw), (sh, sw) = kernel, stride
+    if (sh, sw) == (kh, kw) and (a.shape[-2] - kh) % sh == 0 and (a.shape[-1] - kw) % sw == 0:
+        # The windows tile the input: each offset grid is written once, nothing is left over.
+        grad = np.empty(a.shape, share.dtype)
+        for index, tie in zip(offsets, ties, strict=True):
+            np.multiply(share, tie, out=grad[index])
+        return grad
+    grad = np.zeros(a.shape, share.dtype)  # overlaps accumulate; gaps stay zero
+    for index, tie in zip(offsets, ties, strict=True):
+        grad[index] += share * tie
+    return grad
+
+
+def _window_max_gather(ns: Any, gg: Any, out: Any, ctx: Any, g: Any) -> Any:
+    # window_max_grad is linear in g with the constant weight tie/count per (window, offset);
+    # its adjoint gathers each window's share back from where it was sent.
+    a, top, kernel, stride = ctx
+    offsets, ties, count = window_ties(a, top, kernel, stride, gg.dtype)
+    total = None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for index, tie in zip(offsets, ties, strict=True):
+            term = ns.getitem(gg, index) * (tie / count)
+            total = term if total is None else total + term
+    return total
+
+
+# ctx = (kernel, stride); the rule reads the input and the output (where the max sits).
+WINDOW_MAX = defop("window_max", window_max_np, None,
+                   lambda ns, g, out, ctx, a: ns.window_max_grad(g, a, out, *ctx),
+                   reads=((0, OUT),), kinks="ties")
+# ctx = (input, its window_max, kernel, stride): constants, so the op is linear in g.
+WINDOW_MAX_GRAD = defop("window_max_grad", window_max_grad_np, None, _window_max_gather)
 
 # ctx = (kernel, stride) for windows; (size, stride) for its adjoint fold.
 WINDOWS = defop("windows", windows_np, None,

@@ -82,9 +82,9 @@ def _spatial_padding(padding: Any, kernel: tuple[int, int], stride: tuple[int, i
     return (ph, ph), (pw, pw)
 
 
-def _windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
-             pads: tuple[tuple[int, int], tuple[int, int]], fill: float, who: str) -> Tensor:
-    """Pad the last two axes with ``fill``, then the zero-copy view (..., OH, OW, KH, KW)."""
+def _padded(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
+            pads: tuple[tuple[int, int], tuple[int, int]], fill: float, who: str) -> Tensor:
+    """``x`` with its last two axes padded with ``fill``, checked to hold one window."""
     if min(stride) <= 0 or min(kernel) <= 0:
         raise ValueError(f"{who}: kernel_size and stride must be positive, got kernel "
                          f"{kernel} and stride {stride}")
@@ -94,7 +94,13 @@ def _windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
     if kernel[0] > h or kernel[1] > w:
         raise ValueError(f"{who}: kernel {kernel} is larger than the (padded) input, whose "
                          f"last two axes are {(h, w)}")
-    return ag.sliding_windows(x, kernel, stride)
+    return x
+
+
+def _windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
+             pads: tuple[tuple[int, int], tuple[int, int]], fill: float, who: str) -> Tensor:
+    """Pad the last two axes with ``fill``, then the zero-copy view (..., OH, OW, KH, KW)."""
+    return ag.sliding_windows(_padded(x, kernel, stride, pads, fill, who), kernel, stride)
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,  # noqa: A002
@@ -145,7 +151,7 @@ def max_pool2d(input: Tensor, kernel_size: int | tuple[int, int],  # noqa: A002
     [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
     k, s, pads = _pool_geometry(kernel_size, stride, padding, "max_pool2d")
-    return _stacked_windows(_tensor(input), k, s, pads, -math.inf, "max_pool2d").max(axis=0)
+    return ag.window_max(_padded(_tensor(input), k, s, pads, -math.inf, "max_pool2d"), k, s)
 
 
 def avg_pool2d(input: Tensor, kernel_size: int | tuple[int, int],  # noqa: A002
@@ -173,9 +179,10 @@ def _stacked_windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]
                      ) -> Tensor:
     """The window elements stacked on a new leading axis: (KH·KW, ..., OH, OW), contiguous.
 
-    Pooling then reduces over axis 0, an elementwise max/sum of KH·KW whole arrays.
+    Average pooling then sums over axis 0, an elementwise sum of KH·KW whole arrays.
     Reducing the strided window view over its two tiny trailing axes instead is ~20x
-    slower in numpy, more than this one copy costs.
+    slower in numpy, more than this one copy costs.  (Max pooling has its own primitive,
+    ``window_max``, which avoids the copy too.)
     """
     windows = _windows(x, kernel, stride, pads, fill, who)
     nd = windows.ndim

@@ -42,6 +42,17 @@ def test_max_reduction_ties_share_gradient():
     np.testing.assert_array_equal(x.grad.data, [[0, 0, 0], [1, 0, 0]])
 
 
+def test_window_max_ties_share_each_windows_gradient():
+    # Overlapping 2x2 windows, stride 1: the middle 3 is the max of both windows it is in.
+    x = ag.Tensor(np.array([[3.0, 3.0, 1.0], [0.0, 2.0, 3.0]]), requires_grad=True)
+    ag.window_max(x, (2, 2)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0.5, 1.0, 0.0], [0.0, 0.0, 0.5]])
+    # A window whose max is NaN gets NaN gradients, as the max reduction does.
+    y = ag.Tensor(np.array([[np.nan, 1.0, 2.0, 0.0]]), requires_grad=True)
+    ag.window_max(y, (1, 2), (1, 2)).sum().backward()
+    assert np.isnan(y.grad.data[0, :2]).all() and y.grad.data[0, 2:].tolist() == [1.0, 0.0]
+
+
 def test_clip_passes_gradient_on_closed_interval():
     g = grad_of(lambda x: ag.clip(x, -1.0, 1.0), [-2.0, -1.0, 0.0, 1.0, 2.0])
     assert g.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]

@@ -220,6 +220,15 @@ def windows_case(draw: Any, adjoint: bool) -> tuple:
     return ((*batch, oh, ow, *kernel),), {"size": (h, w), "stride": stride}
 
 
+@st.composite
+def window_max_grad_case(draw: Any) -> tuple:
+    """The gradient's shape, and an input whose windows often tie (values from {0, 1, 2})."""
+    (shape,), params = draw(windows_case(adjoint=False))
+    a = draw(hnp.arrays(np.float64, shape, elements=st.sampled_from([0.0, 1.0, 2.0])))
+    out_shape = np_windows(a, params["kernel_size"], params["stride"]).shape[:-2]
+    return (out_shape,), {"a": a, **params}
+
+
 # ------------------------------------------------------------------ numpy oracles
 def np_sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
@@ -288,6 +297,19 @@ def np_fold(g: np.ndarray, size: Shape, stride: Shape) -> np.ndarray:
                 for b in range(kw):
                     out[..., i * stride[0] + a, j * stride[1] + b] += g[..., i, j, a, b]
     return out
+
+
+def np_window_max(x: np.ndarray, kernel_size: Shape, stride: Shape) -> np.ndarray:
+    return np_windows(x, kernel_size, stride).max(axis=(-2, -1))
+
+
+def np_window_max_grad(g: np.ndarray, a: np.ndarray, kernel_size: Shape, stride: Shape
+                       ) -> np.ndarray:
+    """Window by window: its gradient split equally among the elements equal to its max."""
+    windows = np_windows(a, kernel_size, stride)
+    tied = windows == windows.max(axis=(-2, -1), keepdims=True)
+    share = g[..., None, None] * tied / tied.sum(axis=(-2, -1), keepdims=True)
+    return np_fold(share, a.shape[-2:], stride)
 
 
 def s_clip(a: Any, min: Any, max: Any) -> Any:  # noqa: A002
@@ -415,6 +437,13 @@ TABLE: dict[str, Row] = {
                    np_windows, 1, windows_case(adjoint=False)),
     "fold": Row(lambda g, size, stride: ops.fold_windows(g, size, stride), np_fold, 1,
                 windows_case(adjoint=True)),
+    "window_max": Row(lambda x, kernel_size, stride: ops.window_max(x, kernel_size, stride),
+                      np_window_max, 1, windows_case(adjoint=False)),
+    # not exported: window_max's backward as a recorded op (for create_graph), linear in g
+    "window_max_grad": Row(
+        lambda g, a, kernel_size, stride: ops._window_max_grad(
+            g, a, np_window_max(a, kernel_size, stride), kernel_size, stride),
+        np_window_max_grad, 1, window_max_grad_case()),
 }
 # Exported names whose row is another name's row (the row calls them), and plain aliases.
 SAME_ROW = {"cat": "concat", "astype": "cast", "sliding_windows": "windows",
