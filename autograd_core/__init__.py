@@ -1,6 +1,7 @@
 """autograd_core: one reverse-mode autodiff engine for floats (Scalar) and numpy arrays (Tensor)."""
 
 from . import func, primitives
+from .allocator import keep_freed_memory
 from .anomaly import detect_anomaly
 from .engine import (
     backward,
@@ -25,5 +26,6 @@ __all__ = [
     "Scalar", "Tensor", "tensor", "set_default_dtype", "get_default_dtype",
     "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "live_nodes", "manual_seed", "default_generator", "primitives", "func", "Function",
-    "FunctionCtx", "detect_anomaly", "draw", "render", "to_dot", *_ops_all,
+    "FunctionCtx", "detect_anomaly", "draw", "render", "to_dot", "keep_freed_memory",
+    *_ops_all,
 ]
