@@ -213,9 +213,21 @@ class Node:
 
 
 class Const(Node):
-    """A non-node operand (a Python number or array) standing in a graph as a constant."""
+    """A non-node operand (a Python number or array) standing in a graph as a constant.
+
+    Only ``data`` is set per instance; the fields a graph walk reads are class constants
+    (they shadow Node's slots), so wrapping an operand costs one allocation and one store.
+    """
 
     __slots__ = ()
+
+    requires_grad = False  # type: ignore[misc]
+    grad = None
+    _op = None
+    _parents = ()
+    _ctx = None
+    _mark = None
+    _hooks = None
 
     def _describe(self) -> str:
         return f"constant {self.data!r}"
@@ -228,11 +240,6 @@ def const(data: Any) -> Const:
     """Wrap ``data`` as a constant parent (never requires grad)."""
     c = _new(Const)
     c.data = data
-    c.requires_grad = False
-    c._op = None
-    c._parents = ()
-    c._mark = None
-    c._hooks = None
     return c
 
 

@@ -48,7 +48,7 @@ def _unbroadcast(g: Any, parent: Any) -> np.ndarray:
         g = np.asarray(g)
     if g.shape != data.shape:
         g = sum_to_shape(g, data.shape)
-    if g.dtype != data.dtype:
+    if g.dtype is not data.dtype and g.dtype != data.dtype:  # `is`: builtin dtypes are shared
         g = g.astype(data.dtype)
     return g
 

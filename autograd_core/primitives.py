@@ -89,9 +89,31 @@ def _spow(a: float, b: float) -> float:
     return math.nan if isinstance(r, complex) else r
 
 
+NUMBERS: dict[tuple[Any, np.dtype], np.ndarray] = {}
+
+
+def number_as(x: Any, dtype: np.dtype) -> np.ndarray:
+    """Python number ``x`` as a read-only 0-d array of ``dtype``, cached.
+
+    numpy combines a small float32 array with a 0-d float32 array ~1.6x faster than with a
+    Python float, whose weak-scalar dtype it resolves on every call (NEP 50); the values are
+    the same, as NEP 50 casts the number to the array's dtype anyway.  Zero (-0.0 == 0.0)
+    and NaN are never cached, and the cache stops growing at 1,024 entries.
+    """
+    key = (x, dtype)
+    data = NUMBERS.get(key)
+    if data is None:
+        data = np.array(x, dtype)
+        data.flags.writeable = False
+        if x and x == x and len(NUMBERS) < 1024:
+            NUMBERS[key] = data
+    return data
+
+
 def _np_sigmoid(x: np.ndarray) -> np.ndarray:
     # tanh form: stable at both tails, no overflow warning, keeps float32.
-    return 0.5 * np.tanh(0.5 * x) + 0.5
+    half = number_as(0.5, x.dtype if x.dtype.kind == "f" else np.dtype(np.float64))
+    return half * np.tanh(half * x) + half
 
 
 # ---------------------------------------------------------------------- elementwise

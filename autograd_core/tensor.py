@@ -10,7 +10,7 @@ import numpy as np
 
 from . import engine
 from . import primitives as _P
-from .engine import STATE, Node, Op, _record, bump_version, const
+from .engine import STATE, Const, Node, Op, _record, bump_version, const
 from .namespaces import NUMPY_NS
 
 __all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "tensor"]
@@ -620,6 +620,17 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 _new = object.__new__
 
 
+def _made_by(data: np.ndarray, op: Op, parents: tuple, ctx: Any = None) -> Tensor:
+    """A Tensor around ``data`` recorded as ``op`` of ``parents`` (the hot path of every op
+    in grad mode: each field is set once)."""
+    t = _new(Tensor)
+    t.data = data
+    t.grad = None
+    t._mark = None
+    t._hooks = None
+    return _record(t, op, parents, ctx)
+
+
 def _make(data: np.ndarray) -> Tensor:
     """A leaf Tensor around ``data`` (no checks: the hot path of every op)."""
     t = _new(Tensor)
@@ -638,10 +649,13 @@ _PY_NUMBERS = (int, float, bool)
 
 
 def _operand(x: Any, like: np.ndarray, op: Op) -> Any:
-    """A non-Tensor operand as data: numbers stay Python numbers (numpy keeps the tensor's
-    dtype for them), arrays are cast to the tensor's float dtype so nothing promotes."""
+    """A non-Tensor operand as data.  A Python number next to a float array becomes a 0-d
+    array of its dtype (``primitives.number_as``: same values, faster in the op and again
+    in its rule), next to other arrays it stays a number (numpy keeps the array's dtype for
+    it); arrays are cast to the tensor's float dtype so nothing promotes."""
     if type(x) in _PY_NUMBERS:  # exact types: np.float64 subclasses float but promotes
-        return x
+        dtype = like.dtype
+        return _P.number_as(x, dtype) if dtype.kind == "f" else x
     if isinstance(x, Node):
         raise TypeError(f"{op.name}: cannot combine a Tensor with a {type(x).__name__}; "
                         f"Scalar and Tensor graphs do not mix (use Tensor(s.data) or "
@@ -659,26 +673,46 @@ def _shape_error(op: Op, *arrays: Any) -> ValueError:
     return ValueError(f"{op.name}: shapes {shapes} cannot be broadcast together")
 
 
+_NUMBER_CONSTS: dict[tuple[Any, np.dtype], Const] = {}
+
+
+def _constant(x: Any, like: np.ndarray, op: Op) -> Const:
+    """The other operand of a Tensor as a graph constant (its data from `_operand`).  The
+    constant of a cached number is itself shared: it is immutable, never requires grad, and
+    no graph walk writes to it, so one object can stand in any number of graphs."""
+    if type(x) in _PY_NUMBERS:
+        c = _NUMBER_CONSTS.get((x, like.dtype))
+        if c is not None:
+            return c
+        c = const(_operand(x, like, op))
+        if (x, like.dtype) in _P.NUMBERS:  # number_as cached it: cache its constant too
+            _NUMBER_CONSTS[x, like.dtype] = c
+        return c
+    return const(_operand(x, like, op))
+
+
 def _binary(op: Op, a: Any, b: Any) -> Tensor:
     """Apply an elementwise binary primitive; one side may be a number or an array."""
     if isinstance(a, Tensor):
         ad = a.data
         if isinstance(b, Tensor):
             bd = b.data
-        else:  # Python numbers (the common case) need no conversion
-            bd, b = (b if type(b) in _PY_NUMBERS else _operand(b, ad, op)), None
+        else:
+            b = _constant(b, ad, op)
+            bd = b.data
     else:
         bd = b.data
-        ad, a = _operand(a, bd, op), None
+        a = _constant(a, bd, op)
+        ad = a.data
     try:
         data = op.fwd(ad, bd)
     except ValueError:
         raise _shape_error(op, ad, bd) from None
-    out = _make(data if type(data) is np.ndarray else np.asarray(data))
-    if STATE.grad_enabled and ((a is not None and a.requires_grad)
-                               or (b is not None and b.requires_grad)):
-        _record(out, op, (const(ad) if a is None else a, const(bd) if b is None else b))
-    return out
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
+        return _made_by(data, op, (a, b))
+    return _make(data)
 
 
 def _unary(op: Op, a: Any, *ctx: Any) -> Tensor:
@@ -686,10 +720,11 @@ def _unary(op: Op, a: Any, *ctx: Any) -> Tensor:
     if not isinstance(a, Tensor):
         a = Tensor(a)
     data = op.fwd(a.data, *ctx) if ctx else op.fwd(a.data)
-    out = _make(data if type(data) is np.ndarray else np.asarray(data))
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
     if a.requires_grad and STATE.grad_enabled:
-        _record(out, op, (a,), ctx or None)
-    return out
+        return _made_by(data, op, (a,), ctx or None)
+    return _make(data)
 
 
 def _apply(op: Op, inputs: tuple[Tensor, ...], data: Any, ctx: Any = None,

@@ -14,9 +14,9 @@ import numpy as np
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # glibc malloc: keep large freed blocks in the heap instead of returning them to the OS, so
-# the next step's arrays of the same size are not page-faulted in again (see README).
-MALLOC_TUNED = {"MALLOC_MMAP_THRESHOLD_": "268435456", "MALLOC_TRIM_THRESHOLD_": "1073741824",
-                "MALLOC_TOP_PAD_": "268435456"}
+# the next step's arrays of the same size are not page-faulted in again (see README).  The
+# environment form of autograd_core.keep_freed_memory(64), given to every system alike.
+MALLOC_TUNED = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
 PEERS = {"torch": "torch", "autograd": "autograd (HIPS)", "micrograd": "micrograd",
          "autograd_core": "autograd_core", "numpy": "numpy", "scipy": "scipy"}
 

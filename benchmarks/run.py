@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                         "in every child (default: leave the libraries' defaults)")
     parser.add_argument("--malloc-tuned", action="store_true",
                         help="run every child with glibc's MALLOC_MMAP/TRIM_THRESHOLD_ raised "
-                        "so freed large arrays are reused, not page-faulted in again")
+                        "(as autograd_core.keep_freed_memory(64) does) so freed large arrays "
+                        "are reused, not page-faulted in again")
     parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                         help="before each child, wait up to this long for the CPUs to be "
                         "under 25%% busy (for shared machines; default: do not wait)")

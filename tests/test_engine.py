@@ -1,6 +1,7 @@
 """Engine core (issue A): graph shapes, repeated backward, hooks, grad modes, higher order."""
 
 import math
+import operator
 
 import numpy as np
 import pytest
@@ -293,6 +294,38 @@ def test_numbers_and_arrays_on_either_side():
     np.testing.assert_allclose(x.grad.data, 2.5 - 1 / x.data ** 2 - 2 * x.data, rtol=1e-6)
     z = np.array([3.0, 4.0]) * x
     assert isinstance(z, Tensor) and z.requires_grad
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("number", [1.1, -0.0, 0.0, 3, True, float("nan"), -1e300, 2**70])
+def test_python_numbers_give_numpys_own_result(dtype, number):
+    # Python numbers become 0-d arrays of a float tensor's dtype (a faster numpy path);
+    # the values, signs of zero and overflow must be exactly what numpy gives for the number.
+    data = np.array([0.5, -2.0, 0.0]).astype(dtype)
+    for op in (operator.mul, operator.add, operator.sub, operator.truediv):
+        with np.errstate(all="ignore"):
+            try:
+                expected = np.asarray(op(data, number))
+            except OverflowError:  # numpy refuses 2**70 next to int64; so must we
+                with pytest.raises(OverflowError):
+                    op(ag.Tensor(data), number)
+                continue
+            for got in (op(ag.Tensor(data), number), op(ag.Tensor(data), number)):  # cached
+                assert got.dtype == expected.dtype
+                np.testing.assert_array_equal(got.data, expected)
+                assert (np.signbit(got.data) == np.signbit(expected)).all()
+
+
+def test_number_constants_are_shared_safely_between_graphs():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    a, b = x * 1.25, x * 1.25
+    assert a._parents[1] is b._parents[1]  # one immutable constant for both
+    assert not a._parents[1].data.flags.writeable
+    (a.sum() + (b * b).sum()).backward()
+    np.testing.assert_allclose(x.grad.data, 1.25 + 2 * 1.25**2 * x.data)
+    x.grad = None
+    (x * 1.25).sum().backward()  # the first graph's release did not touch the constant
+    np.testing.assert_array_equal(x.grad.data, [1.25, 1.25])
 
 
 def test_scalar_and_tensor_do_not_mix():
