@@ -23,6 +23,7 @@ from .tensor import Tensor, _apply, _binary, _make, _operand, _unary, get_defaul
 __all__ = [
     "abs",
     "add",
+    "addmm",
     "arange",
     "argmax",
     "argmin",
@@ -614,24 +615,56 @@ def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
     return _unary(P.PAD, x, widths_t, value)
 
 
-def matmul(a: Any, b: Any) -> Tensor:
-    """Matrix product with numpy semantics: 1-D, 2-D, batched, broadcast batch dims."""
+def _matrices(who: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """The two operands of a matrix product as Tensors, checked to have dimensions."""
     if not isinstance(a, Tensor):
         a = _t(a, b)
     if not isinstance(b, Tensor):
         b = _t(b, a)
-    ad, bd = a.data, b.data
-    if ad.ndim == 0 or bd.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least one dimension, got shapes "
-                         f"{ad.shape} and {bd.shape}; use * for scaling")
+    if a.data.ndim == 0 or b.data.ndim == 0:
+        raise ValueError(f"{who}: both operands need at least one dimension, got shapes "
+                         f"{a.data.shape} and {b.data.shape}; use * for scaling")
+    return a, b
+
+
+def _not_aligned(who: str, a: Tensor, b: Tensor) -> ValueError:
+    return ValueError(f"{who}: shapes {a.data.shape} and {b.data.shape} are not aligned")
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with numpy semantics: 1-D, 2-D, batched, broadcast batch dims."""
+    a, b = _matrices("matmul", a, b)
     try:
-        data = np.matmul(ad, bd)
+        data = np.matmul(a.data, b.data)
     except ValueError:
-        raise ValueError(f"matmul: shapes {ad.shape} and {bd.shape} are not aligned") from None
+        raise _not_aligned("matmul", a, b) from None
     out = _make(data if type(data) is np.ndarray else np.asarray(data))
     if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
         _record(out, P.MATMUL, (a, b))
     return out
+
+
+def addmm(input: Any, mat1: Any, mat2: Any) -> Tensor:  # noqa: A002  (torch.addmm)
+    """``input + mat1 @ mat2`` as one op (``torch.addmm``, with ``matmul``'s numpy semantics
+    for the product: 1-D, batched, broadcast batch dims).  As in PyTorch, ``input`` must
+    broadcast to the product's shape without enlarging it.
+
+    Same values and gradients as the two ops, but ``input`` (a layer's bias) is added into
+    the fresh product, so the product is never kept as a separate array: one full-size
+    array and one pass fewer per layer.  ``nn.Linear`` and ``nn.Conv2d`` use it.
+
+    >>> addmm(ones(2), ones(3, 4), ones(4, 2)).tolist()
+    [[5.0, 5.0], [5.0, 5.0], [5.0, 5.0]]
+    """
+    a, b = _matrices("addmm", mat1, mat2)
+    c = input if isinstance(input, Tensor) else _t(input, a)
+    try:
+        data = P.addmm_np(c.data, a.data, b.data)
+    except ValueError as e:
+        if str(e).startswith("addmm:"):  # the input does not fit the product
+            raise
+        raise _not_aligned("addmm", a, b) from None
+    return _apply(P.ADDMM, (c, a, b), data)
 
 
 def _window_geometry(who: str, x: Tensor, kernel_size: tuple[int, int],

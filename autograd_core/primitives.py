@@ -326,6 +326,30 @@ def _matmul_vjp_b(ns: Any, g: Any, out: Any, ctx: Any, a: Any, b: Any) -> Any:
 MATMUL = defop("matmul", np.matmul, None, _matmul_vjp_a, _matmul_vjp_b, reads=((1,), (0,)))
 
 
+def addmm_np(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``c + a @ b`` where ``c`` broadcasts to the product's shape (ValueError otherwise),
+    added into the fresh product when the dtypes allow: one array and one pass fewer than
+    the two ops (a layer's bias)."""
+    out = np.matmul(a, b)
+    shape = np.shape(out)
+    if np.broadcast_shapes(shape, c.shape) != shape:
+        raise ValueError(f"addmm: input of shape {c.shape} cannot be broadcast to the "
+                         f"product's shape {shape}")
+    if type(out) is np.ndarray and np.result_type(out, c) == out.dtype:
+        np.add(out, c, out=out)
+        return out
+    return out + c
+
+
+# The product's rules, with the inputs shifted by one (g has the product's shape, as c
+# may not enlarge it); c's gradient is g, unbroadcast.
+ADDMM = defop("addmm", addmm_np, None,
+              lambda ns, g, out, ctx, c, a, b: g,
+              lambda ns, g, out, ctx, c, a, b: _matmul_vjp_a(ns, g, out, ctx, a, b),
+              lambda ns, g, out, ctx, c, a, b: _matmul_vjp_b(ns, g, out, ctx, a, b),
+              reads=((), (2,), (1,)))
+
+
 def _concat_vjp(i: int) -> Any:
     def rule(ns: Any, g: Any, out: Any, ctx: Any, *xs: Any) -> Any:
         axis, bounds = ctx

@@ -628,7 +628,8 @@ def _made_by(data: np.ndarray, op: Op, parents: tuple, ctx: Any = None) -> Tenso
     t.grad = None
     t._mark = None
     t._hooks = None
-    return _record(t, op, parents, ctx)
+    _record(t, op, parents, ctx)
+    return t
 
 
 def _make(data: np.ndarray) -> Tensor:

@@ -49,6 +49,12 @@ def _median_s(run: Run, wid: str, system: str) -> float | None:
     return statistics.median(r["times_s"]) if r and r.get("times_s") else None
 
 
+def _faults(run: Run, wid: str, system: str) -> str:
+    """Median minor page faults per timed step ("" for runs made before they were kept)."""
+    faults = (_ok(run, wid, system) or {}).get("page_faults")
+    return _count(round(statistics.median(faults))) if faults else ""
+
+
 def agreement(run: Run, wid: str) -> dict[str, tuple[str, float]]:
     """Per system: ('reference' | 'agree' | 'DISAGREE', max |difference|) against the first
     system of the workload that produced check values."""
@@ -119,7 +125,7 @@ def timing_table(runs: list[Run]) -> str:
              if WORKLOADS[r["workload"]].measure is None]
     present = {s for _, s in order}
     peers = [p for p in PEERS if p in present]
-    head = (["workload", "system", "median ms", "min–max ms", "unit"]
+    head = (["workload", "system", "median ms", "min–max ms", "page faults / step", "unit"]
             + [f"÷ {PEERS[p]}" for p in peers] + ["loss check", "target"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for wid, system in order:
@@ -129,11 +135,12 @@ def timing_table(runs: list[Run]) -> str:
         times = [t for run in runs for t in ((_ok(run, wid, system) or {}).get("times_s") or ())]
         row = [wid, LABELS.get(system, system)]
         if note and all(m is None for m in medians):
-            row += ["—", "—", "—"] + ["—"] * len(peers) + [note, _target_cell(runs, wid, system)]
+            row += ["—"] * 4 + ["—"] * len(peers) + [note, _target_cell(runs, wid, system)]
             lines.append("| " + " | ".join(row) + " |")
             continue
         row.append(_join([_num(m * 1e3) if m is not None else "—" for m in medians]))
         row.append(f"{_num(min(times) * 1e3)}–{_num(max(times) * 1e3)}")
+        row.append(_join([_faults(run, wid, system) for run in runs]))
         if wl.unit:
             label, factor = wl.unit
             row.append(_join([f"{_num(m * factor)} {label}" if m is not None else "—"

@@ -11,6 +11,7 @@ import gc
 import importlib.metadata
 import json
 import os
+import resource
 import sys
 import time
 import traceback
@@ -74,12 +75,17 @@ def run_one(wl: Workload, system: str, data: dict[str, np.ndarray], warmup: int,
     for _ in range(max(0, warmup - wl.check_steps)):
         bench.step()
     gc.collect()
-    times = []
+    times, faults = [], []
     for _ in range(repeats):
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0 = time.perf_counter()
         bench.step()
         times.append(time.perf_counter() - t0)
-    return {**result, "status": "ok", "times_s": times, "check": checks}
+        # Pages the step touched for the first time: freed memory the allocator returned to
+        # the OS and took back (see benchmarks/README.md, "memory churn").
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+    return {**result, "status": "ok", "times_s": times, "page_faults": faults,
+            "check": checks}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,8 +61,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> linear(x, w, ag.zeros(4)).tolist()[0]
     [3.0, 3.0, 3.0, 3.0]
     """
-    out = ag.matmul(input, weight.mT)
-    return out if bias is None else out + bias
+    if bias is None:
+        return ag.matmul(input, weight.mT)
+    return ag.addmm(bias, input, weight.mT)  # the bias added into the fresh product
 
 
 def _spatial_padding(padding: Any, kernel: tuple[int, int], stride: tuple[int, int],
@@ -133,8 +134,10 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,  # noqa: A
     windows = _windows(x, (kh, kw), s, _spatial_padding(padding, (kh, kw), s, who), 0.0, who)
     oh, ow = windows.shape[2:4]
     cols = windows.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
-    out = ag.matmul(weight.reshape(o, c * kh * kw), cols).reshape(n, o, oh, ow)
-    return out if bias is None else out + bias.reshape(1, o, 1, 1)
+    kernels = weight.reshape(o, c * kh * kw)
+    out = ag.matmul(kernels, cols) if bias is None else ag.addmm(bias.reshape(o, 1), kernels,
+                                                                 cols)
+    return out.reshape(n, o, oh, ow)
 
 
 def max_pool2d(input: Tensor, kernel_size: int | tuple[int, int],  # noqa: A002

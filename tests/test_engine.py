@@ -391,6 +391,11 @@ def test_error_messages_name_op_and_shapes():
         a @ b
     with pytest.raises(ValueError, match=r"add: shapes \(3, 4\) and \(5, 2\) cannot be broadcast"):
         a + b
+    with pytest.raises(ValueError, match=r"addmm: shapes \(3, 4\) and \(5, 2\) are not aligned"):
+        ag.addmm(ag.ones(2), a, b)
+    with pytest.raises(ValueError, match=r"addmm: input of shape \(2, 1, 1\) cannot be "
+                                         r"broadcast to the product's shape \(3, 4\)"):
+        ag.addmm(ag.ones(2, 1, 1), a, ag.ones(4, 4))
     with pytest.raises(ValueError, match=r"reshape: cannot reshape a tensor of shape \(3, 4\)"):
         a.reshape(5, 5)
     with pytest.raises(ValueError, match=r"cat: shapes \(3, 4\), \(5, 2\) do not match"):

@@ -221,6 +221,16 @@ def windows_case(draw: Any, adjoint: bool) -> tuple:
 
 
 @st.composite
+def addmm_case(draw: Any) -> tuple:
+    """matmul's operand shapes, and an input that broadcasts to the product's shape."""
+    a, b = draw(broadcastable_shapes(2, max_dims=2, signature=np.matmul.signature))
+    product = np.matmul(np.empty(a), np.empty(b)).shape
+    c = draw(hnp.broadcastable_shapes(product, max_dims=len(product)).filter(
+        lambda c: np.broadcast_shapes(c, product) == product))
+    return (c, a, b), {}
+
+
+@st.composite
 def window_max_grad_case(draw: Any) -> tuple:
     """The gradient's shape, and an input whose windows often tie (values from {0, 1, 2})."""
     (shape,), params = draw(windows_case(adjoint=False))
@@ -424,6 +434,8 @@ TABLE: dict[str, Row] = {
     "matmul": Row(lambda a, b: ops.matmul(a, b), np.matmul, 2,
                   broadcastable_shapes(2, max_dims=2, signature=np.matmul.signature).map(
                       lambda ss: (ss, {}))),
+    "addmm": Row(lambda c, a, b: ops.addmm(c, a, b), lambda c, a, b: c + np.matmul(a, b), 3,
+                 addmm_case()),
     "concat": Row(lambda *xs, dim: ops.cat(list(xs), dim),
                   lambda *xs, dim: np.concatenate(xs, axis=dim), 3, concat_case(3)),
     "concatenate": Row(lambda *xs, dim: ops.concatenate(list(xs), dim),
