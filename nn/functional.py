@@ -111,8 +111,9 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,  # noqa: A
     Output size per axis is ⌊(H + 2P − K)/S⌋ + 1.  ``padding`` is an int, a pair, or
     ``"valid"``/``"same"``.  im2col from engine ops: pad, take the zero-copy window view
     (whose gradient is the col2im accumulation), copy it once into columns of shape
-    (N, C·KH·KW, OH·OW), and multiply by the (O, C·KH·KW) weight matrix -- the product is
-    already in NCHW order, so nothing is transposed back.  A 3-D input is one unbatched image.
+    (N, C·KH·KW, OH·OW), and multiply by the (O, C·KH·KW) weight matrix with the bias added
+    into the product (``addmm``) -- the product is already in NCHW order, so nothing is
+    transposed back.  A 3-D input is one unbatched image.
 
     >>> x = ag.ones(1, 1, 4, 4)
     >>> conv2d(x, ag.ones(1, 1, 3, 3), padding=1).shape
