@@ -1,8 +1,9 @@
 """optim: PyTorch-style optimizers, learning-rate schedules and early stopping for autograd_core.
 
-Each algorithm is a pure update on numpy arrays (``sgd_update``, ``adam_update``, ...) that
-tests can call without a model, wrapped by an `Optimizer` that applies it in place to the
-parameters' arrays.
+Each algorithm is an update on numpy arrays (``sgd_update``, ``adam_update``, ...) that
+tests can call without a model: pure by default, in place with ``inplace=True``, which is
+how the wrapping `Optimizer` runs it on the parameters' arrays (one scratch array per
+parameter and step, as ``torch.optim`` updates in place).
 """
 
 from . import lr_scheduler
