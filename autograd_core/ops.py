@@ -659,12 +659,18 @@ def addmm(input: Any, mat1: Any, mat2: Any) -> Tensor:  # noqa: A002  (torch.add
     a, b = _matrices("addmm", mat1, mat2)
     c = input if isinstance(input, Tensor) else _t(input, a)
     try:
-        data = P.addmm_np(c.data, a.data, b.data)
-    except ValueError as e:
-        if str(e).startswith("addmm:"):  # the input does not fit the product
-            raise
+        product = np.matmul(a.data, b.data)
+    except ValueError:
         raise _not_aligned("addmm", a, b) from None
-    return _apply(P.ADDMM, (c, a, b), data)
+    shape = np.shape(product)
+    try:
+        fits = np.broadcast_shapes(shape, c.data.shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"addmm: input of shape {c.data.shape} cannot be broadcast to the "
+                         f"product's shape {shape}")
+    return _apply(P.ADDMM, (c, a, b), P.add_into(product, c.data))
 
 
 def _window_geometry(who: str, x: Tensor, kernel_size: tuple[int, int],

@@ -326,19 +326,18 @@ def _matmul_vjp_b(ns: Any, g: Any, out: Any, ctx: Any, a: Any, b: Any) -> Any:
 MATMUL = defop("matmul", np.matmul, None, _matmul_vjp_a, _matmul_vjp_b, reads=((1,), (0,)))
 
 
+def add_into(product: Any, c: np.ndarray) -> Any:
+    """``product + c``, written into the fresh ``product`` when that keeps its shape and
+    dtype: one array and one pass fewer than a separate add (a layer's bias)."""
+    if (type(product) is np.ndarray and np.result_type(product, c) == product.dtype
+            and np.broadcast_shapes(product.shape, c.shape) == product.shape):
+        return np.add(product, c, out=product)
+    return product + c
+
+
 def addmm_np(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``c + a @ b`` where ``c`` broadcasts to the product's shape (ValueError otherwise),
-    added into the fresh product when the dtypes allow: one array and one pass fewer than
-    the two ops (a layer's bias)."""
-    out = np.matmul(a, b)
-    shape = np.shape(out)
-    if np.broadcast_shapes(shape, c.shape) != shape:
-        raise ValueError(f"addmm: input of shape {c.shape} cannot be broadcast to the "
-                         f"product's shape {shape}")
-    if type(out) is np.ndarray and np.result_type(out, c) == out.dtype:
-        np.add(out, c, out=out)
-        return out
-    return out + c
+    """``c + a @ b`` (``ops.addmm`` checks that ``c`` fits the product first)."""
+    return add_into(np.matmul(a, b), c)
 
 
 # The product's rules, with the inputs shifted by one (g has the product's shape, as c

@@ -396,6 +396,9 @@ def test_error_messages_name_op_and_shapes():
     with pytest.raises(ValueError, match=r"addmm: input of shape \(2, 1, 1\) cannot be "
                                          r"broadcast to the product's shape \(3, 4\)"):
         ag.addmm(ag.ones(2, 1, 1), a, ag.ones(4, 4))
+    with pytest.raises(ValueError, match=r"addmm: input of shape \(5,\) cannot be "
+                                         r"broadcast to the product's shape \(3, 2\)"):
+        ag.addmm(ag.ones(5), a, ag.ones(4, 2))
     with pytest.raises(ValueError, match=r"reshape: cannot reshape a tensor of shape \(3, 4\)"):
         a.reshape(5, 5)
     with pytest.raises(ValueError, match=r"cat: shapes \(3, 4\), \(5, 2\) do not match"):
