@@ -439,25 +439,20 @@ def window_max_grad_np(g: np.ndarray, a: np.ndarray, top: np.ndarray, kernel: tu
     """``window_max``'s backward: each window's gradient goes to its maximum, shared equally
     among tied elements (the ``max`` convention); one out-sized mask per offset, no mask of
     the window layout.  A window whose max is NaN gets NaN gradients, as with ``max``."""
-    with np.errstate(divide="ignore", invalid="ignore"):  # count 0: a NaN window
-        return _route_to_ties(g, a, top, kernel, stride)
-
-
-def _route_to_ties(g: np.ndarray, a: np.ndarray, top: np.ndarray, kernel: tuple[int, int],
-                   stride: tuple[int, int]) -> np.ndarray:
     offsets, ties, count = window_ties(a, top, kernel, stride, g.dtype)
-    share = g / count
-    (kh, kw), (sh, sw) = kernel, stride
-    if (sh, sw) == (kh, kw) and (a.shape[-2] - kh) % sh == 0 and (a.shape[-1] - kw) % sw == 0:
-        # The windows tile the input: each offset grid is written once, nothing is left over.
-        grad = np.empty(a.shape, share.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):  # count 0: a NaN window
+        share = g / count
+        (kh, kw), (sh, sw) = kernel, stride
+        if (sh, sw) == (kh, kw) and (a.shape[-2] - kh) % sh == 0 and (a.shape[-1] - kw) % sw == 0:
+            # The windows tile the input: each offset grid is written once, nothing left over.
+            grad = np.empty(a.shape, share.dtype)
+            for index, tie in zip(offsets, ties, strict=True):
+                np.multiply(share, tie, out=grad[index])
+            return grad
+        grad = np.zeros(a.shape, share.dtype)  # overlaps accumulate; gaps stay zero
         for index, tie in zip(offsets, ties, strict=True):
-            np.multiply(share, tie, out=grad[index])
+            grad[index] += share * tie
         return grad
-    grad = np.zeros(a.shape, share.dtype)  # overlaps accumulate; gaps stay zero
-    for index, tie in zip(offsets, ties, strict=True):
-        grad[index] += share * tie
-    return grad
 
 
 def _window_max_gather(ns: Any, gg: Any, out: Any, ctx: Any, g: Any) -> Any:

@@ -52,6 +52,7 @@ def adagrad_update(param: np.ndarray, grad: np.ndarray, state: AdagradState | No
     lr, lr_decay, weight_decay, eps = float(lr), float(lr_decay), float(weight_decay), float(eps)
     param = owned(param, inplace)
     if state is None:
+        # A fresh state is this call's own: from here `inplace` means "may write the state".
         start = np.full_like(param, float(initial_accumulator_value))
         state, inplace = AdagradState(0, start), True
     step = state.step + 1

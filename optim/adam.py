@@ -59,6 +59,7 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
     beta1, beta2 = float(betas[0]), float(betas[1])
     param = owned(param, inplace)
     if state is None:
+        # A fresh state is this call's own: from here `inplace` means "may write the state".
         state, inplace = AdamState(0, np.zeros_like(param), np.zeros_like(param)), True
     step = state.step + 1
     exp_avg, exp_avg_sq = owned(state.exp_avg, inplace), owned(state.exp_avg_sq, inplace)

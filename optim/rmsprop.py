@@ -56,6 +56,7 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | No
     weight_decay, momentum = float(weight_decay), float(momentum)
     param = owned(param, inplace)
     if state is None:
+        # A fresh state is this call's own: from here `inplace` means "may write the state".
         state, inplace = RMSpropState(0, np.zeros_like(param)), True
     if weight_decay != 0:
         grad = grad + weight_decay * param
