@@ -364,6 +364,25 @@ def test_second_derivative_scalar_and_third_order():
     assert math.isclose(g3, 24 * 1.5)
 
 
+@pytest.mark.parametrize("op", ["matmul", "addmm"])
+def test_matmul_gradient_of_a_transposed_operand_comes_in_its_own_layout(op):
+    # x @ W.T (nn.Linear): W's gradient must be row-major like W, not a transposed view,
+    # so an optimizer's elementwise update does not stride across mismatched layouts.
+    rng = np.random.default_rng(0)
+    x = ag.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    w = ag.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    g = rng.standard_normal((5, 4))
+    y = x @ w.mT if op == "matmul" else ag.addmm(ag.zeros(4), x, w.mT)
+    y.backward(g)
+    assert w.grad.data.flags.c_contiguous
+    np.testing.assert_allclose(w.grad.data, g.T @ x.data)
+    v, g2 = rng.standard_normal((5, 2)), rng.standard_normal((3, 2))
+    z = x.mT @ v if op == "matmul" else ag.addmm(ag.zeros(2), x.mT, v)  # column-major left
+    (gx,) = ag.grad(z, [x], g2)
+    assert gx.data.flags.c_contiguous
+    np.testing.assert_allclose(gx.data, v @ g2.T)
+
+
 def test_second_derivative_matmul_and_broadcast():
     rng = np.random.default_rng(1)
     A = ag.Tensor(rng.standard_normal((3, 3)), requires_grad=True)
