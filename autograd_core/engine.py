@@ -3,7 +3,7 @@
 `Scalar` and `Tensor` are both `Node`s.  A node that was produced by an operation while grad
 mode was on records the `Op` (whose backward rules live in `primitives.py`), its parent nodes
 and an op-specific context; a leaf has ``_op is None``.  `backward` and `grad` walk that graph
-once, iteratively, in reverse topological order.
+once, iteratively, in reverse topological order: newest recorded node first.
 
 Rules are written once against a *namespace* ``ns``: without ``create_graph`` the rule sees
 plain values (floats or ndarrays) and ``ns`` is plain maths, so backward records nothing and
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 from collections.abc import Callable, Iterable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 __all__ = [
@@ -103,16 +105,20 @@ class Op:
     rule ``i`` runs (as precise as PyTorch: ``x.mul_(2)`` is fine, ``x.mul_(w)`` is not when
     ``w`` needs a gradient).  ``domain`` and ``kinks`` describe where the op is smooth, for
     the property tests and the strategies in ``autograd_core.testing``.
+
+    ``elementwise``: the op has one input and an output of that input's shape and dtype,
+    and its rule returns a gradient of ``g``'s shape and dtype, so the driver skips
+    ``unbroadcast`` for it (a test checks the claim for every op that makes it).
     """
 
     __slots__ = ("name", "fwd", "sfwd", "vjps", "reads", "domain", "kinks", "smooth2",
-                 "__dict__")
+                 "elementwise", "__dict__")
 
     def __init__(self, name: str, fwd: Callable | None, sfwd: Callable | None,
                  vjps: Sequence[Callable], *, reads: Sequence[tuple[int, ...]] | None = None,
                  domain: dict[int, str] | None = None,
                  kinks: dict[int, tuple[float, ...]] | str | None = None,
-                 smooth2: bool = True) -> None:
+                 smooth2: bool = True, elementwise: bool = False) -> None:
         self.name = name
         self.fwd: Callable[..., Any] = fwd or _missing_forward(name, "Tensor")
         self.sfwd: Callable[..., Any] = sfwd or _missing_forward(name, "Scalar")
@@ -121,6 +127,7 @@ class Op:
         self.domain = domain or {}
         self.kinks = kinks or {}
         self.smooth2 = smooth2
+        self.elementwise = elementwise
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -136,7 +143,8 @@ class Node:
     """What every differentiable value is.  Identity-hashed; never compared by value here.
 
     ``_parents`` is a tuple of nodes for a recorded node, ``()`` for a leaf, and ``None``
-    once backward has released the node (a second backward then raises).
+    once backward has released the node (a second backward then raises).  ``_pending`` is
+    None except while backward gathers the node's gradient.
     """
 
     __slots__ = (
@@ -144,10 +152,10 @@ class Node:
         "__weakref__",
         "_ctx",
         "_hooks",
-        "_mark",
         "_op",
         "_parents",
         "_pending",
+        "_seq",
         "_stamp",
         "data",
         "grad",
@@ -161,8 +169,8 @@ class Node:
     _parents: tuple[Node, ...] | None
     _ctx: Any
     _stamp: int
-    _mark: object
     _pending: Any
+    _seq: int  # recorded nodes only: see _SEQ
     # Per-node backward behaviour: hooks by handle key.  Not None also after retain_grad()
     # (then possibly empty), so the driver tests one slot for both.
     _hooks: dict[int, Callable] | None
@@ -226,7 +234,6 @@ class Const(Node):
     _op = None
     _parents = ()
     _ctx = None
-    _mark = None
     _hooks = None
 
     def _describe(self) -> str:
@@ -234,6 +241,9 @@ class Const(Node):
 
 
 _new = object.__new__
+# Recording order, counted downwards: every consumer of a node is recorded after it, so a
+# min-heap on ``_seq`` hands the driver each node after all of its consumers.
+_SEQ = itertools.count(0, -1)
 
 
 def const(data: Any) -> Const:
@@ -249,6 +259,7 @@ def _record(out: Node, op: Op, parents: tuple, ctx: Any = None) -> Node:
     out._op = op
     out._parents = parents
     out._ctx = ctx
+    out._seq = next(_SEQ)
     out._stamp = STATE.inplace_stamp
     if STATE.scope or STATE.anomaly:
         _annotate(out)
@@ -271,30 +282,27 @@ def toposort(roots: Iterable[Node], targets: set[int] | None = None
              ) -> tuple[list[Node], set[int] | None]:
     """Nodes reachable from ``roots`` that require grad, outputs first (iterative DFS).
 
-    Visits are marked on the nodes themselves with two sentinels fresh to this call (no
-    id() lookups: this walk is most of the per-node cost of a backward over Scalars).
     With ``targets`` (ids) also returns the ids of nodes lying on a path to a target, so
-    ``grad(y, x)`` runs only the rules that matter.
+    ``grad(y, x)`` runs only the rules that matter.  (Backward itself needs no sort: it
+    takes nodes newest first, see ``run_backward``.)
     """
-    visiting, done = object(), object()
     rebased = STATE.inplace_stamp != 0
+    done: dict[int, bool] = {}  # id -> False while its parents are visited, then True
     post: list[Node] = []
     stack = list(roots)
     while stack:
         node = stack[-1]
-        mark = node._mark
-        if mark is done:
-            stack.pop()
-        elif mark is visiting:
-            stack.pop()
-            node._mark = done
-            post.append(node)
-        else:
-            node._mark = visiting
-            node._pending = None
+        state = done.get(id(node))
+        if state is None:
+            done[id(node)] = False
             for p in (_resolve_parents(node) if rebased else node._parents) or ():
-                if p.requires_grad and p._mark is not done and p._mark is not visiting:
+                if p.requires_grad and id(p) not in done:
                     stack.append(p)
+        else:
+            stack.pop()
+            if state is False:
+                done[id(node)] = True
+                post.append(node)
     needed = None
     if targets is not None:
         needed = set(targets)
@@ -355,14 +363,26 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
 
     Without ``inputs``: accumulates into the leaves' ``.grad``.  With ``inputs``: returns
     their gradients (in ``inputs`` order) and leaves every ``.grad`` untouched.
+
+    A node waits, with the sum of the gradients it has received so far in ``_pending``,
+    from the first gradient it receives until it is run.  Recorded nodes wait in a heap
+    ordered newest first (``_seq``): all of a node's consumers were recorded after it, so
+    by the time it is popped every gradient it will get has arrived -- a reverse
+    topological order with no separate sort.  Leaves feed nothing and wait until the end.
     """
     targets = None if inputs is None else {id(x) for x in inputs}
-    order, needed = toposort(roots, targets)
+    needed = None if targets is None else toposort(roots, targets)[1]
+    waiting: list[tuple[int, Node]] = []  # the heap of recorded nodes
+    leaves: list[Node] = []
     for r, g in zip(roots, root_grads, strict=True):
-        r._pending = g if r._pending is None else r._pending + g
+        if r._pending is None:
+            _wait(r, waiting, leaves)
+            r._pending = g
+        else:
+            r._pending = r._pending + g
     captured: dict[int, Any] = {}
     handed_out: set[int] = {id(g) for g in root_grads}  # arrays a leaf may not keep as-is
-    check_saved = STATE.inplace_stamp != 0
+    rebased = check_saved = STATE.inplace_stamp != 0
     anomaly = STATE.anomaly
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
@@ -373,17 +393,14 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     # Scalars and Tensors never share a graph, so one namespace serves the whole run.
     ns = roots[0]._graph_ns if create_graph else roots[0]._plain_ns
     unbroadcast = ns.unbroadcast
-    # Popped one at a time, so once a node's rule has run and (without retain_graph) its
-    # children have let go of it, nothing here keeps it: each intermediate value is freed
-    # during backward, as soon as no later rule can read it, and its memory is reused by
-    # the gradients still to come (what PyTorch does with saved tensors).
-    order.reverse()
+    # Once a node has run and (without retain_graph) its consumers have let go of it,
+    # nothing here keeps it: each intermediate value is freed during backward, as soon as
+    # no later rule can read it, and its memory is reused by the gradients still to come
+    # (what PyTorch does with saved tensors).
     try:
-        while order:
-            node = order.pop()
+        while waiting or leaves:
+            node = heappop(waiting)[1] if waiting else leaves.pop()
             g = node._pending
-            if g is None:
-                continue
             node._pending = None
             if node._hooks is not None:
                 for hook in tuple(node._hooks.values()):
@@ -399,36 +416,51 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                 if targets is None:
                     node._accumulate(g, create_graph, _fresh(g, handed_out))
                 continue
-            parents = node._parents
+            parents = _resolve_parents(node) if rebased else node._parents
             if parents is None:
                 raise _released_error(node)
+            n = len(parents)
             if create_graph:  # rules see nodes (constants as their raw values)
                 out = node
                 args = tuple([p.data if type(p) is Const else p for p in parents])
             else:
                 out = node.data
-                n = len(parents)
                 args = ((parents[0].data, parents[1].data) if n == 2 else
                         (parents[0].data,) if n == 1 else tuple([p.data for p in parents]))
-            vjps, ctx = op.vjps, node._ctx
+            vjps, ctx, fits = op.vjps, node._ctx, op.elementwise
             for i, p in enumerate(parents):
                 if not p.requires_grad or (needed is not None and id(p) not in needed):
                     continue
                 if check_saved:
                     _check_saved(node, i)
-                pg = unbroadcast(vjps[i](ns, g, out, ctx, *args), p)
+                # Spelled out for one and two inputs: a call with *args costs ~4x as much.
+                rule = vjps[i]
+                pg = (rule(ns, g, out, ctx, args[0]) if n == 1 else
+                      rule(ns, g, out, ctx, args[0], args[1]) if n == 2 else
+                      rule(ns, g, out, ctx, *args))
+                if not fits:
+                    pg = unbroadcast(pg, p)
                 if anomaly:
                     from .anomaly import check_backward
 
                     check_backward(node, i, pg)
                 prev = p._pending
-                p._pending = pg if prev is None else prev + pg
+                if prev is None:  # p's first gradient: it now waits (``_wait``, inlined)
+                    if p._op is None:
+                        leaves.append(p)
+                    else:
+                        heappush(waiting, (p._seq, p))
+                    p._pending = pg
+                else:
+                    p._pending = prev + pg
             if not retain_graph:
                 node._parents = None
                 node._ctx = None
     finally:
         STATE.grad_enabled = prev_mode
-        for node in order:  # after an error, leave no stale partial gradients behind
+        for _, node in waiting:  # after an error, leave no stale partial gradients behind
+            node._pending = None
+        for node in leaves:
             node._pending = None
         if gc_was_enabled:
             gc.enable()
@@ -446,6 +478,14 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
         else:
             result.append(x._wrap_grad(g))
     return result
+
+
+def _wait(node: Node, waiting: list[tuple[int, Node]], leaves: list[Node]) -> None:
+    """Queue ``node``, which has just received its first gradient, to run."""
+    if node._op is None:
+        leaves.append(node)
+    else:
+        heappush(waiting, (node._seq, node))
 
 
 def _fresh(g: Any, handed_out: set[int]) -> bool:

@@ -6,8 +6,9 @@ and returns the gradient for its input.  ``ns`` supplies the few functions a rul
 (``ns.exp``, ``ns.where``, ...): plain numpy / math without create_graph, the engine's own
 ops with it -- so each rule is written once and is itself differentiable.  Rules never
 mention broadcasting: the engine sums each gradient back to its input's shape in one place
-(``ns.unbroadcast``).  Rules reuse the output ``out`` wherever the derivative is a function
-of it (exp, tanh, sigmoid, sqrt, div).
+(``ns.unbroadcast``; skipped after an op marked ``elementwise``, whose gradient already
+fits).  Rules reuse the output ``out`` wherever the derivative is a function of it (exp,
+tanh, sigmoid, sqrt, div).
 
 Conventions at kinks (tested in tests/test_kinks.py):
 
@@ -135,22 +136,25 @@ POW = defop("pow", np.power, _spow,
             lambda ns, g, out, ctx, a, b: g * out * ns.log(a),
             reads=((0, 1), (0, OUT)), domain={0: "positive"})
 NEG = defop("neg", np.negative, lambda a: -a,
-            lambda ns, g, out, ctx, a: -g)
+            lambda ns, g, out, ctx, a: -g, elementwise=True)
 EXP = defop("exp", np.exp, _sexp,
-            lambda ns, g, out, ctx, a: g * out, reads=((OUT,),))
+            lambda ns, g, out, ctx, a: g * out, reads=((OUT,),), elementwise=True)
 LOG = defop("log", np.log, _slog,
-            lambda ns, g, out, ctx, a: g / a, reads=((0,),), domain={0: "positive"})
+            lambda ns, g, out, ctx, a: g / a, reads=((0,),), domain={0: "positive"},
+            elementwise=True)
 LOG1P = defop("log1p", np.log1p, _slog1p,
               lambda ns, g, out, ctx, a: g / (a + 1), reads=((0,),),
-              domain={0: "gt_minus_one"})
+              domain={0: "gt_minus_one"}, elementwise=True)
 SIN = defop("sin", np.sin, math.sin,
-            lambda ns, g, out, ctx, a: g * ns.cos(a), reads=((0,),))
+            lambda ns, g, out, ctx, a: g * ns.cos(a), reads=((0,),), elementwise=True)
 COS = defop("cos", np.cos, math.cos,
-            lambda ns, g, out, ctx, a: -g * ns.sin(a), reads=((0,),))
+            lambda ns, g, out, ctx, a: -g * ns.sin(a), reads=((0,),), elementwise=True)
 TANH = defop("tanh", np.tanh, math.tanh,
-             lambda ns, g, out, ctx, a: g * (1 - out * out), reads=((OUT,),))
+             lambda ns, g, out, ctx, a: g * (1 - out * out), reads=((OUT,),),
+             elementwise=True)
 SIGMOID = defop("sigmoid", _np_sigmoid, _ssigmoid,
-                lambda ns, g, out, ctx, a: g * out * (1 - out), reads=((OUT,),))
+                lambda ns, g, out, ctx, a: g * out * (1 - out), reads=((OUT,),),
+                elementwise=True)
 
 
 def _sqrt_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
@@ -161,11 +165,13 @@ def _sqrt_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
 
 
 SQRT = defop("sqrt", np.sqrt, _ssqrt, _sqrt_vjp, reads=((OUT,),),
-             domain={0: "positive"}, kinks={0: (0.0,)})
+             domain={0: "positive"}, kinks={0: (0.0,)}, elementwise=True)
 RELU = defop("relu", lambda a: np.maximum(a, 0), lambda a: a if a > 0 else 0.0,
-             lambda ns, g, out, ctx, a: g * (a > 0), reads=((0,),), kinks={0: (0.0,)})
+             lambda ns, g, out, ctx, a: g * (a > 0), reads=((0,),), kinks={0: (0.0,)},
+             elementwise=True)
 ABS = defop("abs", np.abs, abs,
-            lambda ns, g, out, ctx, a: g * ns.sign(a), reads=((0,),), kinks={0: (0.0,)})
+            lambda ns, g, out, ctx, a: g * ns.sign(a), reads=((0,),), kinks={0: (0.0,)},
+            elementwise=True)
 
 
 def _max_vjp(ns: Any, g: Any, a: Any, b: Any) -> Any:

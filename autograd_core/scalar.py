@@ -23,7 +23,7 @@ def _snew(value: float) -> Scalar:
     s._op = None
     s._parents = ()
     s._ctx = None
-    s._mark = None
+    s._pending = None
     s._hooks = None
     return s
 
@@ -81,7 +81,7 @@ class Scalar(Node):
         self._op = None
         self._parents = ()
         self._ctx = None
-        self._mark = None
+        self._pending = None
         self._hooks = None
         if name is not None:
             self.name = name

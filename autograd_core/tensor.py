@@ -88,7 +88,7 @@ class Tensor(Node):
         self._op = None
         self._parents = ()
         self._ctx = None
-        self._mark = None
+        self._pending = None
         self._hooks = None
 
     # ------------------------------------------------------------------ properties
@@ -198,6 +198,8 @@ class Tensor(Node):
                     f"shape), or reduce first, e.g. y.sum().backward()")
             g = np.ones_like(self.data)
         else:
+            if isinstance(grad, Tensor) and grad.dtype != self.data.dtype:
+                grad = grad.astype(self.data.dtype)  # as PyTorch; the driver relies on it
             g = grad.data if isinstance(grad, Tensor) else np.asarray(grad, self.data.dtype)
             if g.shape != self.data.shape:
                 raise RuntimeError(f"backward: grad has shape {g.shape} but the output has "
@@ -212,6 +214,8 @@ class Tensor(Node):
     def _unwrap_grad(self, g: Any) -> Any:
         if not isinstance(g, Tensor):
             g = Tensor(g, dtype=self.data.dtype)
+        elif g.dtype != self.data.dtype:
+            g = g.astype(self.data.dtype)
         if g.shape != self.data.shape:
             raise RuntimeError(f"hook: returned a gradient of shape {g.shape} for "
                                f"{self._describe()}")
@@ -503,11 +507,11 @@ class Tensor(Node):
         old.requires_grad, old._op, old._parents = self.requires_grad, self._op, self._parents
         old._ctx, old._vc, old._meta, old.name = self._ctx, self._vc, self._meta, self.name
         if self._op is not None:
-            old._stamp = self._stamp
+            old._stamp, old._seq = self._stamp, self._seq
         self._history = [*(self._history or ()), (STATE.inplace_stamp, old)]
         self.requires_grad, self._op, self._ctx = True, result._op, result._ctx
         self._parents = tuple(old if p is self else p for p in result._parents or ())
-        self._stamp, self._meta = result._stamp, result._meta
+        self._stamp, self._seq, self._meta = result._stamp, result._seq, result._meta
 
     # ------------------------------------------------------------------ operators
     def __add__(self, other: Any) -> Tensor:
@@ -626,7 +630,7 @@ def _made_by(data: np.ndarray, op: Op, parents: tuple, ctx: Any = None) -> Tenso
     t = _new(Tensor)
     t.data = data
     t.grad = None
-    t._mark = None
+    t._pending = None
     t._hooks = None
     _record(t, op, parents, ctx)
     return t
@@ -641,7 +645,7 @@ def _make(data: np.ndarray) -> Tensor:
     t._op = None
     t._parents = ()
     t._ctx = None
-    t._mark = None
+    t._pending = None
     t._hooks = None
     return t
 

@@ -150,6 +150,42 @@ def test_hook_wrong_shape_raises():
         (x * 1).sum().backward()
 
 
+def test_a_hook_or_seed_of_another_dtype_is_cast_to_the_tensors_own():
+    # The driver skips unbroadcast after elementwise ops, so every gradient entering the
+    # graph must already have its node's dtype (PyTorch casts these too).
+    x = ag.tensor([0.5, 1.0], requires_grad=True)
+    y = x.exp()
+    y.register_hook(lambda g: ag.Tensor(g.data.astype(np.float64)))
+    y.tanh().sigmoid().backward(ag.Tensor(np.ones(2)))  # a float64 seed
+    assert x.grad.dtype == np.float32
+    t = np.tanh(np.exp(np.float64([0.5, 1.0])))
+    s = 1 / (1 + np.exp(-t))
+    np.testing.assert_allclose(x.grad.data, s * (1 - s) * (1 - t**2) * np.exp([0.5, 1.0]),
+                               rtol=1e-5)
+
+
+def test_an_error_mid_backward_leaves_no_partial_gradient_behind():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    a = x * 3
+    s = a.sin()
+    y = a.exp() + s * a  # a waits for three gradients; the hook on s fails after the first
+    fail = [True]
+
+    def hook(g):
+        if fail[0]:
+            raise ValueError("boom")
+
+    h = s.register_hook(hook)
+    with pytest.raises(ValueError, match="boom"):
+        (y * 1).sum().backward(retain_graph=True)
+    fail[0] = False
+    y.sum().backward()
+    h.remove()
+    a3 = 3 * np.array([1.0, 2.0])
+    np.testing.assert_allclose(x.grad.data, 3 * (np.exp(a3) + np.cos(a3) * a3 + np.sin(a3)),
+                               rtol=1e-5)
+
+
 def test_register_hook_needs_grad():
     with pytest.raises(RuntimeError, match="does not require grad"):
         ag.tensor([1.0]).register_hook(print)
