@@ -107,8 +107,8 @@ class Op:
     the property tests and the strategies in ``autograd_core.testing``.
 
     ``elementwise``: the op has one input and an output of that input's shape and dtype,
-    and its rule returns a gradient of ``g``'s shape and dtype, so the driver skips
-    ``unbroadcast`` for it (a test checks the claim for every op that makes it).
+    and its rule returns a gradient of ``g``'s shape and dtype, so its nodes are recorded
+    as fitting (``Node._fits``; a test checks the claim for every op that makes it).
     """
 
     __slots__ = ("name", "fwd", "sfwd", "vjps", "reads", "domain", "kinks", "smooth2",
@@ -144,13 +144,17 @@ class Node:
 
     ``_parents`` is a tuple of nodes for a recorded node, ``()`` for a leaf, and ``None``
     once backward has released the node (a second backward then raises).  ``_pending`` is
-    None except while backward gathers the node's gradient.
+    None except while backward gathers the node's gradient.  ``_fits`` (recorded nodes) is
+    True when every rule's gradient already has its input's shape and dtype, given a ``g``
+    of the output's: no broadcasting or promotion happened, and backward skips
+    ``unbroadcast``.  It is set from ``Op.elementwise``, or by the forward that knows.
     """
 
     __slots__ = (
         "__dict__",
         "__weakref__",
         "_ctx",
+        "_fits",
         "_hooks",
         "_op",
         "_parents",
@@ -171,6 +175,7 @@ class Node:
     _stamp: int
     _pending: Any
     _seq: int  # recorded nodes only: see _SEQ
+    _fits: bool  # recorded nodes only
     # Per-node backward behaviour: hooks by handle key.  Not None also after retain_grad()
     # (then possibly empty), so the driver tests one slot for both.
     _hooks: dict[int, Callable] | None
@@ -259,6 +264,7 @@ def _record(out: Node, op: Op, parents: tuple, ctx: Any = None) -> Node:
     out._op = op
     out._parents = parents
     out._ctx = ctx
+    out._fits = op.elementwise
     out._seq = next(_SEQ)
     out._stamp = STATE.inplace_stamp
     if STATE.scope or STATE.anomaly:
@@ -427,7 +433,7 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                 out = node.data
                 args = ((parents[0].data, parents[1].data) if n == 2 else
                         (parents[0].data,) if n == 1 else tuple([p.data for p in parents]))
-            vjps, ctx, fits = op.vjps, node._ctx, op.elementwise
+            vjps, ctx, fits = op.vjps, node._ctx, node._fits
             for i, p in enumerate(parents):
                 if not p.requires_grad or (needed is not None and id(p) not in needed):
                     continue

@@ -507,11 +507,12 @@ class Tensor(Node):
         old.requires_grad, old._op, old._parents = self.requires_grad, self._op, self._parents
         old._ctx, old._vc, old._meta, old.name = self._ctx, self._vc, self._meta, self.name
         if self._op is not None:
-            old._stamp, old._seq = self._stamp, self._seq
+            old._stamp, old._seq, old._fits = self._stamp, self._seq, self._fits
         self._history = [*(self._history or ()), (STATE.inplace_stamp, old)]
         self.requires_grad, self._op, self._ctx = True, result._op, result._ctx
         self._parents = tuple(old if p is self else p for p in result._parents or ())
         self._stamp, self._seq, self._meta = result._stamp, result._seq, result._meta
+        self._fits = result._fits
 
     # ------------------------------------------------------------------ operators
     def __add__(self, other: Any) -> Tensor:
@@ -698,15 +699,20 @@ def _constant(x: Any, like: np.ndarray, op: Op) -> Const:
 
 def _binary(op: Op, a: Any, b: Any) -> Tensor:
     """Apply an elementwise binary primitive; one side may be a number or an array."""
+    # With a Python number on one side, the gradient fits the tensor side as it is (the
+    # number became a 0-d array of its dtype): see Node._fits.
+    number = False
     if isinstance(a, Tensor):
         ad = a.data
         if isinstance(b, Tensor):
             bd = b.data
         else:
+            number = type(b) in _PY_NUMBERS
             b = _constant(b, ad, op)
             bd = b.data
     else:
         bd = b.data
+        number = type(a) in _PY_NUMBERS
         a = _constant(a, bd, op)
         ad = a.data
     try:
@@ -716,7 +722,9 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
     if type(data) is not np.ndarray:
         data = np.asarray(data)
     if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
-        return _made_by(data, op, (a, b))
+        out = _made_by(data, op, (a, b))
+        out._fits = number or (ad.dtype is bd.dtype and ad.shape == bd.shape)
+        return out
     return _make(data)
 
 

@@ -245,6 +245,40 @@ def test_broadcast_grads_sum_back_to_input_shape(sa, sb):
     np.testing.assert_allclose(a.grad.data, expect.reshape(sa), rtol=1e-6)
 
 
+BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+          "div": operator.truediv, "pow": operator.pow, "maximum": ag.maximum,
+          "minimum": ag.minimum}
+OPERANDS = {  # (a, b): numbers, same shapes, broadcasting, and mixed float dtypes
+    "tensor, number": (((3,), np.float32), 1.5), "number, tensor": (1.5, ((3,), np.float32)),
+    "same": (((2, 3), np.float32), ((2, 3), np.float32)),
+    "broadcast": (((2, 3), np.float32), ((3,), np.float32)),
+    "both broadcast": (((2, 1), np.float32), ((1, 3), np.float32)),
+    "mixed dtypes": (((3,), np.float32), ((3,), np.float64)),
+    "mixed, broadcast": (((1, 3), np.float64), ((2, 1), np.float32)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OPERANDS))
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_gradients_fit_their_inputs_whatever_the_operands(name, case):
+    # A binary node recorded as fitting (a number or same-shape, same-dtype operands) skips
+    # unbroadcast in backward; every other one must still sum and cast.
+    rng = np.random.default_rng(0)
+    a, b = (x if isinstance(x, float) else
+            ag.Tensor(rng.uniform(0.5, 2.0, x[0]).astype(x[1]), requires_grad=True)
+            for x in OPERANDS[case])
+    y = BINARY[name](a, b)
+    y.exp().sum().backward()
+    for x in (a, b):
+        if isinstance(x, ag.Tensor):
+            assert (x.grad.shape, x.grad.dtype) == (x.shape, x.dtype)
+            x64 = ag.Tensor(x.data.astype(np.float64), requires_grad=True)
+            args = [x64 if t is x else (t.data.astype(np.float64) if isinstance(t, ag.Tensor)
+                                         else t) for t in (a, b)]
+            BINARY[name](*args).exp().sum().backward()
+            np.testing.assert_allclose(x.grad.data, x64.grad.data, rtol=1e-5)
+
+
 def test_one_element_tensor_grad_keeps_its_shape():
     b = ag.tensor([2.0], requires_grad=True)
     x = ag.ones(1, 1)
