@@ -161,6 +161,7 @@ class AdamNumpy:
         self.lr, (self.b1, self.b2), self.eps = lr, betas, eps
         self.m = [np.zeros_like(p) for p in self.params]
         self.v = [np.zeros_like(p) for p in self.params]
+        self.scratch = [np.empty_like(p) for p in self.params]
         self.t = 0
 
     def step(self, grads: Sequence[np.ndarray]) -> None:
@@ -168,10 +169,11 @@ class AdamNumpy:
         b1, b2 = self.b1, self.b2
         step_size = self.lr / (1 - b1 ** self.t)
         bc2_sqrt = math.sqrt(1 - b2 ** self.t)
-        # Every result goes into m, v, p or one scratch array per parameter: allocating
-        # fewer parameter-sized temporaries is most of what makes an Adam step fast.
-        for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
-            scratch = g * (1 - b1)
+        # Every result goes into m, v, p or a scratch array kept per parameter: a step
+        # allocates nothing, which is most of what makes an Adam step fast.
+        for p, g, m, v, scratch in zip(self.params, grads, self.m, self.v, self.scratch,
+                                       strict=True):
+            np.multiply(g, 1 - b1, out=scratch)
             m *= b1
             m += scratch
             np.multiply(g, g, out=scratch)
@@ -194,6 +196,7 @@ class SGDMomentumNumpy:
         self.params = list(params)
         self.lr, self.momentum = lr, momentum
         self.bufs: list[np.ndarray | None] = [None] * len(self.params)
+        self.scratch = [np.empty_like(p) for p in self.params]
 
     def step(self, grads: Sequence[np.ndarray]) -> None:
         for k, (p, g) in enumerate(zip(self.params, grads, strict=True)):
@@ -203,7 +206,9 @@ class SGDMomentumNumpy:
             else:
                 buf *= self.momentum
                 buf += g
-            p -= self.lr * buf
+            scratch = self.scratch[k]
+            np.multiply(buf, self.lr, out=scratch)
+            p -= scratch
 
 
 def load_param(param: Any, value: np.ndarray) -> None:

@@ -1,7 +1,7 @@
 """Run every workload, each system in a fresh process, and print a markdown table.
 
 Usage (from the repository root): ``python -m benchmarks [--quick] [--only W4,W5]
-[--json out.json] [--threads N] [--malloc-tuned] [--wait-idle S]``;
+[--json out.json] [--threads N] [--malloc-tuned] [--wait-idle S] [--rounds R]``;
 ``python -m benchmarks --merge a.json b.json`` prints the table of several saved runs side
 by side.  See benchmarks/README.md.
 """
@@ -83,6 +83,23 @@ def run_system(wl: Workload, system: str, data_path: Path, mode: str, env: dict[
     return {**base, "status": "error", "note": f"worker exited {proc.returncode}: {tail}"}
 
 
+def pooled(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One system's results from several rounds as one: the timed steps and page faults of
+    every round together; the first round's value check; an error if any round failed."""
+    first = rounds[0]
+    failed = [r for r in rounds if r["status"] != "ok"]
+    if failed or "times_s" not in first:
+        return failed[0] if failed else first
+    return {**first, "rounds": len(rounds),
+            "times_s": [t for r in rounds for t in r["times_s"]],
+            "page_faults": [f for r in rounds for f in r["page_faults"]],
+            "load_avg_1min": [min(r["load_avg_1min"][0] for r in rounds),
+                              max(r["load_avg_1min"][1] for r in rounds)],
+            "cpu_busy_before": max((r["cpu_busy_before"] or 0.0 for r in rounds),
+                                   default=None) if first["cpu_busy_before"] is not None
+            else None}
+
+
 def _progress(res: dict[str, Any], seconds: float) -> str:
     if res["status"] != "ok":
         return f"{res['status']}: {res.get('note', '')}"
@@ -108,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                         help="before each child, wait up to this long for the CPUs to be "
                         "under 25%% busy (for shared machines; default: do not wait)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every system of a workload this many times, taking turns "
+                        "(a fresh process each time), and pool the timed steps: a slow spell "
+                        "on a shared machine then falls on every system alike")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds before one child process is abandoned")
     parser.add_argument("--merge", nargs="+", type=Path, metavar="RUN.json",
@@ -121,20 +142,24 @@ def main(argv: list[str] | None = None) -> int:
     mode = "quick" if args.quick else "full"
     env = child_env(args.threads, args.malloc_tuned)
     machine = machine_info(REPO, env)
-    results = []
+    results: list[dict[str, Any]] = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agc-bench-") as tmp:
         for wl in workloads:
             data_path = Path(tmp) / f"{wl.id}.npz"
             np.savez(data_path, **wl.make_data(np.random.default_rng(SEED)))
-            for system in wl.systems:
-                busy = wait_until_idle(args.wait_idle) if args.wait_idle > 0 else None
-                t0 = time.perf_counter()
-                res = run_system(wl, system, data_path, mode, env, args.timeout)
-                res["cpu_busy_before"] = busy
-                print(f"[{wl.id:7s}] {system:12s} {_progress(res, time.perf_counter() - t0)}",
-                      file=sys.stderr, flush=True)
-                results.append(res)
+            rounds: dict[str, list[dict[str, Any]]] = {system: [] for system in wl.systems}
+            for _ in range(1 if wl.measure is not None else max(1, args.rounds)):
+                for system in wl.systems:
+                    busy = wait_until_idle(args.wait_idle) if args.wait_idle > 0 else None
+                    t0 = time.perf_counter()
+                    res = run_system(wl, system, data_path, mode, env, args.timeout)
+                    res["cpu_busy_before"] = busy
+                    print(f"[{wl.id:7s}] {system:12s} "
+                          f"{_progress(res, time.perf_counter() - t0)}",
+                          file=sys.stderr, flush=True)
+                    rounds[system].append(res)
+            results.extend(pooled(rs) for rs in rounds.values())
     run = {"mode": mode, "argv": sys.argv[1:] if argv is None else argv,
            "elapsed_s": time.perf_counter() - start, "machine": machine, "results": results}
     if args.json:
