@@ -44,6 +44,8 @@ def stripped_record(out: Any, op: Any, parents: tuple, ctx: Any = None) -> Any:
     out._op = op
     out._parents = parents
     out._ctx = ctx
+    out._fits = op.elementwise
+    out._seq = next(engine._SEQ)
     out._stamp = engine.STATE.inplace_stamp
     return out
 

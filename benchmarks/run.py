@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1,
                         help="run every system of a workload this many times, taking turns "
                         "(a fresh process each time), and pool the timed steps: a slow spell "
-                        "on a shared machine then falls on every system alike")
+                        "on a shared machine then falls on every system alike (workloads "
+                        "without a peer to compare with run once)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds before one child process is abandoned")
     parser.add_argument("--merge", nargs="+", type=Path, metavar="RUN.json",
@@ -149,7 +150,10 @@ def main(argv: list[str] | None = None) -> int:
             data_path = Path(tmp) / f"{wl.id}.npz"
             np.savez(data_path, **wl.make_data(np.random.default_rng(SEED)))
             rounds: dict[str, list[dict[str, Any]]] = {system: [] for system in wl.systems}
-            for _ in range(1 if wl.measure is not None else max(1, args.rounds)):
+            # Rounds are for comparing systems: a memory measure, or a workload whose only
+            # target needs no peer (A3: "completes"), runs once.
+            compared = wl.measure is None and any(peer for _, peer, _, _ in wl.targets)
+            for _ in range(max(1, args.rounds) if compared else 1):
                 for system in wl.systems:
                     busy = wait_until_idle(args.wait_idle) if args.wait_idle > 0 else None
                     t0 = time.perf_counter()
