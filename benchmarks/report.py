@@ -204,6 +204,11 @@ def _run_line(k: int, run: Run) -> str:
     if waited:
         load += (f"; --wait-idle: CPUs {100 * min(waited):.0f}–{100 * max(waited):.0f}% busy "
                  f"when each child started")
+    probed = [r["probe_slowdown_before"] for r in run["results"]
+              if r.get("probe_slowdown_before") is not None]
+    if probed:
+        load += (f"; --wait-fast: each child's CPU probed at {min(probed):.2f}–"
+                 f"{max(probed):.2f}× the run's fastest probe")
     return (f"- run {k}: {m['date']}; git {m['git']}; `{' '.join(run.get('argv', []))}` "
             f"({run['mode']}); wall time {run['elapsed_s']:.0f} s; 1-min load average "
             f"{load} (the benchmark itself adds about 1)")

@@ -64,16 +64,59 @@ def wait_until_idle(max_wait: float, busy_below: float = 0.25, window: float = 2
             return busy
 
 
+class SpeedGate:
+    """Waits for a CPU that runs at full speed, by a probe timed on each CPU in turn.
+
+    On this VM a CPU's speed changes by up to 2x in spells of seconds to minutes, often one
+    CPU at a time, and the load average does not show it.  The probe (16-float ``np.tanh``
+    calls, ~1 ms) on each allowed CPU is compared with the fastest probe seen in this run.
+    """
+
+    def __init__(self, slack: float = 1.25) -> None:
+        self.slack = slack
+        self.best = float("inf")
+        self.x = np.ones(16, np.float32)
+
+    def probe(self, cpu: int) -> float:
+        os.sched_setaffinity(0, {cpu})
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(100):
+                np.tanh(self.x)
+            times.append(time.perf_counter() - t0)
+        return sorted(times)[2]
+
+    def wait(self, max_wait: float) -> tuple[int, float]:
+        """(the fastest CPU now, its probe / the run's best), after waiting up to
+        ``max_wait`` seconds for one within ``slack`` of the best."""
+        cpus = sorted(os.sched_getaffinity(0))
+        deadline = time.monotonic() + max_wait
+        try:
+            while True:
+                probes = {cpu: self.probe(cpu) for cpu in cpus}
+                cpu = min(probes, key=probes.__getitem__)
+                self.best = min(self.best, probes[cpu])
+                slow = probes[cpu] / self.best
+                if slow <= self.slack or time.monotonic() >= deadline:
+                    return cpu, slow
+                time.sleep(0.5)
+        finally:
+            os.sched_setaffinity(0, cpus)
+
+
 def run_system(wl: Workload, system: str, data_path: Path, mode: str, env: dict[str, str],
-               timeout: float) -> dict[str, Any]:
-    """One fresh ``python -m benchmarks.worker`` process; its JSON result."""
+               timeout: float, cpu: int | None = None) -> dict[str, Any]:
+    """One fresh ``python -m benchmarks.worker`` process (on ``cpu`` if given); its JSON
+    result."""
     warmup, repeats = wl.schedule[mode]
     cmd = [sys.executable, "-m", "benchmarks.worker", wl.id, system, "--data", str(data_path),
            "--warmup", str(warmup), "--repeats", str(repeats)]
     base = {"workload": wl.id, "system": system}
     try:
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, preexec_fn=None if cpu is None else
+                              lambda: os.sched_setaffinity(0, {cpu}))
     except subprocess.TimeoutExpired:
         return {**base, "status": "error", "note": f"timed out after {timeout:.0f} s"}
     for line in reversed(proc.stdout.splitlines()):
@@ -95,9 +138,13 @@ def pooled(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             "page_faults": [f for r in rounds for f in r["page_faults"]],
             "load_avg_1min": [min(r["load_avg_1min"][0] for r in rounds),
                               max(r["load_avg_1min"][1] for r in rounds)],
-            "cpu_busy_before": max((r["cpu_busy_before"] or 0.0 for r in rounds),
-                                   default=None) if first["cpu_busy_before"] is not None
-            else None}
+            "cpu_busy_before": _worst(rounds, "cpu_busy_before"),
+            "probe_slowdown_before": _worst(rounds, "probe_slowdown_before")}
+
+
+def _worst(rounds: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in rounds if r.get(key) is not None]
+    return max(values) if values else None
 
 
 def _progress(res: dict[str, Any], seconds: float) -> str:
@@ -125,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                         help="before each child, wait up to this long for the CPUs to be "
                         "under 25%% busy (for shared machines; default: do not wait)")
+    parser.add_argument("--wait-fast", type=float, default=0.0, metavar="SECONDS",
+                        help="with --threads 1: before each child, wait up to this long for "
+                        "a CPU whose probe loop runs within 1.25x of the fastest seen in "
+                        "this run, and run the child on that CPU (for VMs whose speed "
+                        "changes in spells; default: do not probe)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run every system of a workload this many times, taking turns "
                         "(a fresh process each time), and pool the timed steps: a slow spell "
@@ -144,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     env = child_env(args.threads, args.malloc_tuned)
     machine = machine_info(REPO, env)
     results: list[dict[str, Any]] = []
+    gate = SpeedGate() if args.wait_fast > 0 and args.threads == 1 else None
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agc-bench-") as tmp:
         for wl in workloads:
@@ -156,9 +209,11 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(max(1, args.rounds) if compared else 1):
                 for system in wl.systems:
                     busy = wait_until_idle(args.wait_idle) if args.wait_idle > 0 else None
+                    cpu, slow = gate.wait(args.wait_fast) if gate else (None, None)
                     t0 = time.perf_counter()
-                    res = run_system(wl, system, data_path, mode, env, args.timeout)
+                    res = run_system(wl, system, data_path, mode, env, args.timeout, cpu)
                     res["cpu_busy_before"] = busy
+                    res["probe_slowdown_before"] = slow
                     print(f"[{wl.id:7s}] {system:12s} "
                           f"{_progress(res, time.perf_counter() - t0)}",
                           file=sys.stderr, flush=True)
