@@ -6,9 +6,9 @@ and returns the gradient for its input.  ``ns`` supplies the few functions a rul
 (``ns.exp``, ``ns.where``, ...): plain numpy / math without create_graph, the engine's own
 ops with it -- so each rule is written once and is itself differentiable.  Rules never
 mention broadcasting: the engine sums each gradient back to its input's shape in one place
-(``ns.unbroadcast``; skipped after an op marked ``elementwise``, whose gradient already
-fits).  Rules reuse the output ``out`` wherever the derivative is a function of it (exp,
-tanh, sigmoid, sqrt, div).
+(``ns.unbroadcast``; skipped where nothing was broadcast or promoted, e.g. after an op
+marked ``elementwise``: see ``Node._fits``).  Rules reuse the output ``out`` wherever the
+derivative is a function of it (exp, tanh, sigmoid, sqrt, div).
 
 Conventions at kinks (tested in tests/test_kinks.py):
 

@@ -1,7 +1,8 @@
 """Run every workload, each system in a fresh process, and print a markdown table.
 
 Usage (from the repository root): ``python -m benchmarks [--quick] [--only W4,W5]
-[--json out.json] [--threads N] [--malloc-tuned] [--wait-idle S] [--rounds R]``;
+[--json out.json] [--threads N] [--malloc-tuned] [--wait-idle S] [--rounds R]
+[--wait-fast S]``;
 ``python -m benchmarks --merge a.json b.json`` prints the table of several saved runs side
 by side.  See benchmarks/README.md.
 """
@@ -191,12 +192,14 @@ def main(argv: list[str] | None = None) -> int:
         runs = [json.loads(p.read_text()) for p in args.merge]
         sys.stdout.write(report.render(runs))
         return 0
+    if args.wait_fast > 0 and args.threads != 1:
+        parser.error("--wait-fast pins each child to one CPU, so it needs --threads 1")
     workloads = select(args.only)
     mode = "quick" if args.quick else "full"
     env = child_env(args.threads, args.malloc_tuned)
     machine = machine_info(REPO, env)
     results: list[dict[str, Any]] = []
-    gate = SpeedGate() if args.wait_fast > 0 and args.threads == 1 else None
+    gate = SpeedGate() if args.wait_fast > 0 else None
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agc-bench-") as tmp:
         for wl in workloads:
