@@ -682,11 +682,12 @@ def _shape_error(op: Op, *arrays: Any) -> ValueError:
 _NUMBER_CONSTS: dict[tuple[Any, np.dtype], Const] = {}
 
 
-def _constant(x: Any, like: np.ndarray, op: Op) -> Const:
-    """The other operand of a Tensor as a graph constant (its data from `_operand`).  The
-    constant of a cached number is itself shared: it is immutable, never requires grad, and
-    no graph walk writes to it, so one object can stand in any number of graphs."""
-    if type(x) in _PY_NUMBERS:
+def _constant(x: Any, like: np.ndarray, op: Op, number: bool) -> Const:
+    """The other operand of a Tensor as a graph constant (its data from `_operand`);
+    ``number``: ``x`` is a Python number (the caller has tested it).  The constant of a
+    cached number is itself shared: it is immutable, never requires grad, and no graph walk
+    writes to it, so one object can stand in any number of graphs."""
+    if number:
         c = _NUMBER_CONSTS.get((x, like.dtype))
         if c is not None:
             return c
@@ -708,12 +709,12 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
             bd = b.data
         else:
             number = type(b) in _PY_NUMBERS
-            b = _constant(b, ad, op)
+            b = _constant(b, ad, op, number)
             bd = b.data
     else:
         bd = b.data
         number = type(a) in _PY_NUMBERS
-        a = _constant(a, bd, op)
+        a = _constant(a, bd, op, number)
         ad = a.data
     try:
         data = op.fwd(ad, bd)
