@@ -2,8 +2,8 @@
 
 Each algorithm is an update on numpy arrays (``sgd_update``, ``adam_update``, ...) that
 tests can call without a model: pure by default, in place with ``inplace=True``, which is
-how the wrapping `Optimizer` runs it on the parameters' arrays (one scratch array per
-parameter and step, as ``torch.optim`` updates in place).
+how the wrapping `Optimizer` runs it on the parameters' arrays (as ``torch.optim`` updates
+in place), with a work array it keeps per parameter so that steps allocate nothing.
 """
 
 from . import lr_scheduler

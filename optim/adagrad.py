@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_range, owned
+from .optimizer import Optimizer, ParamsT, check_range, owned, work_array
 
 __all__ = ["Adagrad", "AdagradState", "adagrad_update"]
 
@@ -25,7 +25,8 @@ class AdagradState(NamedTuple):
 def adagrad_update(param: np.ndarray, grad: np.ndarray, state: AdagradState | None, *,
                    lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                    initial_accumulator_value: float = 0.0, eps: float = 1e-10,
-                   inplace: bool = False) -> tuple[np.ndarray, AdagradState]:
+                   inplace: bool = False, scratch: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, AdagradState]:
     """One AdaGrad step (Duchi, Hazan & Singer 2011, diagonal version).
 
     With θ, g, η = lr, δ = lr_decay, λ = weight_decay, ε = eps::
@@ -43,13 +44,15 @@ def adagrad_update(param: np.ndarray, grad: np.ndarray, state: AdagradState | No
 
     ``state`` None means the first step.  Inputs are not modified unless ``inplace=True``:
     then ``param`` and the running sum are updated in place and returned (``param`` must not
-    share memory with ``grad``).  ``param``'s dtype is kept.
+    share memory with ``grad``).  ``scratch`` is the caller's work array (see `owned`).
+    ``param``'s dtype is kept.
 
     >>> p, s = adagrad_update(np.array([1.0]), np.array([3.0]), None, lr=0.5)
     >>> p, s.sum  # G = 9, θ = 1 − 0.5·3/(3 + 1e-10)
     (array([0.5]), array([9.]))
     """
     lr, lr_decay, weight_decay, eps = float(lr), float(lr_decay), float(weight_decay), float(eps)
+    scratch = work_array("adagrad_update", scratch, param)
     param = owned(param, inplace)
     if state is None:
         # A fresh state is this call's own: from here `inplace` means "may write the state".
@@ -60,7 +63,7 @@ def adagrad_update(param: np.ndarray, grad: np.ndarray, state: AdagradState | No
         grad = grad + weight_decay * param
     clr = lr / (1 + (step - 1) * lr_decay)
     # The formulas' arithmetic in their order, each result written into an owned array.
-    scratch = grad * grad
+    scratch = np.multiply(grad, grad, out=scratch)
     accumulated = owned(state.sum, inplace)
     accumulated += scratch
     np.sqrt(accumulated, out=scratch)

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_range, owned
+from .optimizer import Optimizer, ParamsT, check_range, owned, work_array
 
 __all__ = ["Adam", "AdamState", "adam_update"]
 
@@ -24,8 +24,8 @@ class AdamState(NamedTuple):
 def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
                 lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
-                decoupled_weight_decay: bool = False, inplace: bool = False
-                ) -> tuple[np.ndarray, AdamState]:
+                decoupled_weight_decay: bool = False, inplace: bool = False,
+                scratch: np.ndarray | None = None) -> tuple[np.ndarray, AdamState]:
     """One Adam step (Kingma & Ba 2015, Algorithm 1; AMSGrad: Reddi et al. 2018).
 
     With θ, g, η = lr, (β₁, β₂) = betas, ε = eps, λ = weight_decay::
@@ -49,7 +49,8 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
 
     ``state`` None means the first step.  Inputs are not modified unless ``inplace=True``:
     then ``param`` and the state's arrays are updated in place and returned (``param`` must not
-    share memory with ``grad``).  ``param``'s dtype is kept.
+    share memory with ``grad``).  ``scratch`` is the caller's work array (see `owned`).
+    ``param``'s dtype is kept.
 
     >>> p, s = adam_update(np.array([1.0]), np.array([4.0]), None, lr=0.1)
     >>> p, s.exp_avg, s.exp_avg_sq  # m̂ = 4, v̂ = 16: θ = 1 − 0.1·4/(4 + 1e-8)
@@ -57,6 +58,7 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
     """
     lr, eps, weight_decay = float(lr), float(eps), float(weight_decay)
     beta1, beta2 = float(betas[0]), float(betas[1])
+    scratch = work_array("adam_update", scratch, param)
     param = owned(param, inplace)
     if state is None:
         # A fresh state is this call's own: from here `inplace` means "may write the state".
@@ -69,7 +71,7 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
         else:
             grad = grad + weight_decay * param
     # The pseudo-code's arithmetic in its order, each result written into an owned array.
-    scratch = grad * (1 - beta1)
+    scratch = np.multiply(grad, 1 - beta1, out=scratch)
     exp_avg *= beta1
     exp_avg += scratch
     np.multiply(grad, grad, out=scratch)

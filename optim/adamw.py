@@ -13,7 +13,8 @@ __all__ = ["AdamW", "adamw_update"]
 def adamw_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
                  lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
-                 inplace: bool = False) -> tuple[np.ndarray, AdamState]:
+                 inplace: bool = False, scratch: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, AdamState]:
     """One AdamW step (Loshchilov & Hutter 2019, Algorithm 2): `adam_update` with the decay
     taken out of the gradient and applied to the parameter directly::
 
@@ -24,7 +25,8 @@ def adamw_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *
 
     PyTorch's conventions (``torch.optim.AdamW``): the decay is multiplied by the learning
     rate η (the paper's schedule multiplier is folded into η) and applied *before* the Adam
-    step; default λ = 1e-2.  Everything else, ``inplace`` too, is Adam's (see `adam_update`).
+    step; default λ = 1e-2.  Everything else, ``inplace`` and ``scratch`` too, is Adam's
+    (see `adam_update`).
 
     >>> p, s = adamw_update(np.array([2.0]), np.array([0.0]), None, lr=0.1, weight_decay=0.5)
     >>> p  # a zero gradient: only the decay acts, 2·(1 − 0.05)
@@ -32,7 +34,7 @@ def adamw_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *
     """
     return adam_update(param, grad, state, lr=lr, betas=betas, eps=eps,
                        weight_decay=weight_decay, amsgrad=amsgrad, decoupled_weight_decay=True,
-                       inplace=inplace)
+                       inplace=inplace, scratch=scratch)
 
 
 class AdamW(Adam):

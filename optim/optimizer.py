@@ -13,7 +13,7 @@ import autograd_core as ag
 from autograd_core import Tensor
 from autograd_core.engine import bump_version
 
-__all__ = ["Optimizer", "check_range", "owned"]
+__all__ = ["Optimizer", "check_range", "owned", "work_array"]
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
@@ -44,11 +44,29 @@ def check_range(owner: str, name: str, value: Any, low: float = 0.0, high: float
 def owned(array: np.ndarray, inplace: bool) -> np.ndarray:
     """``array`` itself when an update runs in place, else a copy the update may write into.
 
-    The updates write every result into arrays they own, with one scratch array per call,
-    so `Optimizer.step` (``inplace=True``) allocates about one parameter-sized array per
-    parameter and step, which keeps the allocator from returning and re-faulting pages.
+    The updates write every result into arrays they own plus one work array (``scratch``).
+    `Optimizer.step` runs them with ``inplace=True`` and a work array it keeps per
+    parameter, so a step allocates nothing parameter-sized (bar L2 weight decay in the
+    adaptive methods and Nesterov's look-ahead): no memory for the allocator to hand back
+    to the OS and fault in again on the next step.
     """
     return array if inplace else array.copy()
+
+
+def work_array(owner: str, scratch: np.ndarray | None, param: np.ndarray) -> np.ndarray | None:
+    """Check an update's ``scratch`` argument: None (the update allocates its own), or an
+    array of ``param``'s shape and dtype that shares memory with nothing the update reads.
+
+    >>> work_array("sgd_update", np.empty(2, np.float32), np.zeros(3))
+    Traceback (most recent call last):
+    ...
+    ValueError: sgd_update: scratch must match the parameter (shape (3,), float64), got
+    shape (2,), float32
+    """
+    if scratch is not None and (scratch.shape != param.shape or scratch.dtype != param.dtype):
+        raise ValueError(f"{owner}: scratch must match the parameter (shape {param.shape}, "
+                         f"{param.dtype}), got shape {scratch.shape}, {scratch.dtype}")
+    return scratch
 
 
 class Optimizer:
@@ -66,7 +84,9 @@ class Optimizer:
     ``step`` runs the update in place on ``p.data`` (same array, same dtype) and its state,
     as ``torch.optim`` does, recording no graph, and bumps ``p``'s version so a graph that
     saved ``p`` before the step refuses to run backward.  ``self.state[p]`` is the
-    algorithm's state record for ``p`` (created on ``p``'s first step).
+    algorithm's state record for ``p`` (created on ``p``'s first step).  The optimizer also
+    keeps one work array per parameter for the update's temporaries (not part of
+    ``state_dict``), so steps allocate no parameter-sized memory.
 
     Differences from PyTorch: a parameter listed twice raises (PyTorch only warns, and would
     update it twice); every param group is validated, not just the defaults; a set of
@@ -84,6 +104,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self._validate(self.defaults)
         self.state: dict[Tensor, Any] = {}
+        self._scratch: dict[Tensor, np.ndarray] = {}  # one work array per parameter
         self.param_groups: list[dict[str, Any]] = []
         groups = _ordered(name, params)
         if not groups:
@@ -171,12 +192,21 @@ class Optimizer:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    grad = p.grad.data.astype(p.data.dtype, copy=False)
+                    param = p.data
+                    grad = p.grad.data.astype(param.dtype, copy=False)
                     _, self.state[p] = type(self)._update_fn(
-                        p.data, grad, self.state.get(p), inplace=True, **hyper)
+                        param, grad, self.state.get(p), inplace=True,
+                        scratch=self._work_array(p, param), **hyper)
                     # A graph that saved p before this step must refuse to backward.
                     bump_version(p)
         return loss
+
+    def _work_array(self, p: Tensor, param: np.ndarray) -> np.ndarray:
+        scratch = self._scratch.get(p)
+        # A new one if p.data was replaced by an array of another shape or dtype.
+        if scratch is None or scratch.shape != param.shape or scratch.dtype != param.dtype:
+            scratch = self._scratch[p] = np.empty_like(param)
+        return scratch
 
     def state_dict(self) -> dict[str, Any]:
         """The optimizer's state as plain data, with parameters replaced by their index.

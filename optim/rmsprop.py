@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_range, owned
+from .optimizer import Optimizer, ParamsT, check_range, owned, work_array
 
 __all__ = ["RMSprop", "RMSpropState", "rmsprop_update"]
 
@@ -24,7 +24,8 @@ class RMSpropState(NamedTuple):
 def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | None, *,
                    lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                    weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
-                   inplace: bool = False) -> tuple[np.ndarray, RMSpropState]:
+                   inplace: bool = False, scratch: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, RMSpropState]:
     """One RMSProp step (Tieleman & Hinton 2012, Coursera lecture 6.5; centered: Graves 2013).
 
     With θ, g, η = lr, α = alpha, ε = eps, λ = weight_decay, μ = momentum::
@@ -46,7 +47,8 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | No
 
     ``state`` None means the first step.  Inputs are not modified unless ``inplace=True``:
     then ``param`` and the state's arrays are updated in place and returned (``param`` must not
-    share memory with ``grad``).  ``param``'s dtype is kept.
+    share memory with ``grad``).  ``scratch`` is the caller's work array (see `owned`).
+    ``param``'s dtype is kept.
 
     >>> p, s = rmsprop_update(np.array([1.0]), np.array([2.0]), None, lr=0.1, alpha=0.75)
     >>> p, s.square_avg  # s = 0.25·4 = 1, θ = 1 − 0.1·2/(1 + 1e-8)
@@ -54,6 +56,7 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | No
     """
     lr, alpha, eps = float(lr), float(alpha), float(eps)
     weight_decay, momentum = float(weight_decay), float(momentum)
+    scratch = work_array("rmsprop_update", scratch, param)
     param = owned(param, inplace)
     if state is None:
         # A fresh state is this call's own: from here `inplace` means "may write the state".
@@ -61,7 +64,7 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | No
     if weight_decay != 0:
         grad = grad + weight_decay * param
     # The formulas' arithmetic in their order, each result written into an owned array.
-    scratch = grad * grad
+    scratch = np.multiply(grad, grad, out=scratch)
     scratch *= 1 - alpha
     square_avg = owned(state.square_avg, inplace)
     square_avg *= alpha
@@ -84,12 +87,12 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | No
     buf = state.momentum_buffer
     if momentum > 0:
         if buf is None:
-            buf = scratch
+            buf = scratch.copy()  # the state must not alias the work array
         else:
             buf = owned(buf, inplace)
             buf *= momentum
             buf += scratch
-        param -= lr * buf
+        param -= np.multiply(buf, lr, out=scratch)
     else:
         scratch *= lr
         param -= scratch

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_range, owned
+from .optimizer import Optimizer, ParamsT, check_range, owned, work_array
 
 __all__ = ["SGD", "SGDState", "sgd_update"]
 
@@ -19,8 +19,8 @@ class SGDState(NamedTuple):
 
 def sgd_update(param: np.ndarray, grad: np.ndarray, state: SGDState | None, *,
                lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-               weight_decay: float = 0.0, nesterov: bool = False, inplace: bool = False
-               ) -> tuple[np.ndarray, SGDState]:
+               weight_decay: float = 0.0, nesterov: bool = False, inplace: bool = False,
+               scratch: np.ndarray | None = None) -> tuple[np.ndarray, SGDState]:
     """One SGD step: heavy-ball momentum (Polyak 1964), Nesterov as in Sutskever et al. 2013.
 
     With θ the parameter, g its gradient, b the momentum buffer, η = lr, μ = momentum,
@@ -46,8 +46,9 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, state: SGDState | None, *,
 
     ``state`` None means the first step.  Inputs are not modified unless ``inplace=True``:
     then ``param`` and the momentum buffer are updated in place and returned (``param`` must
-    not share memory with ``grad``).  The dtype of ``param`` is kept (hyper-parameters are
-    Python floats, which never promote float32).
+    not share memory with ``grad``).  ``scratch`` is the caller's work array (see `owned`).
+    The dtype of ``param`` is kept (hyper-parameters are Python floats, which never promote
+    float32).
 
     >>> p, s = sgd_update(np.array([1.0]), np.array([0.5]), None, lr=0.1, momentum=0.9)
     >>> p, s.momentum_buffer
@@ -56,18 +57,25 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, state: SGDState | None, *,
     lr, momentum, dampening = float(lr), float(momentum), float(dampening)
     weight_decay = float(weight_decay)
     buf = None if state is None else state.momentum_buffer
+    scratch = work_array("sgd_update", scratch, param)
     param = owned(param, inplace)
     if weight_decay != 0:
-        grad = grad + weight_decay * param
+        # λ·θ + g: the same sum as g + λ·θ (addition commutes), built in the work array.
+        decayed = np.multiply(param, weight_decay, out=scratch)
+        decayed += grad
+        grad = decayed
     if momentum != 0:
         if buf is None:
             buf = grad.copy()
         else:
             buf = owned(buf, inplace)
             buf *= momentum
-            buf += grad if dampening == 0 else (1 - dampening) * grad  # ×1.0 is exact
+            if dampening == 0:
+                buf += grad
+            else:  # (1 − τ)·g, not over the g that Nesterov's look-ahead reads below
+                buf += np.multiply(grad, 1 - dampening, out=None if nesterov else scratch)
         grad = grad + momentum * buf if nesterov else buf
-    param -= lr * grad
+    param -= np.multiply(grad, lr, out=scratch)
     return param, SGDState(buf)
 
 

@@ -212,20 +212,32 @@ def test_inplace_updates_match_the_pure_ones_bit_for_bit(update, hyper):
     grads = rng.standard_normal((4, 3)).astype(np.float32)
     param = rng.standard_normal(3).astype(np.float32)
     pure, pure_state = param.copy(), None
-    live, live_state = param.copy(), None
+    live, live_state, scratch = param.copy(), None, np.empty_like(param)
     for g in grads:
         pure, pure_state = update(pure, g, pure_state, **hyper)
         before = [v for v in (live_state or ()) if isinstance(v, np.ndarray)]
-        out, live_state = update(live, g, live_state, inplace=True, **hyper)
+        scratch.fill(np.nan)  # the work array's old contents must never leak into a result
+        out, live_state = update(live, g, live_state, inplace=True, scratch=scratch, **hyper)
         assert out is live, "the parameter is updated in place"
         after = [v for v in live_state if isinstance(v, np.ndarray)]
         assert all(a is b for a, b in zip(before, after, strict=False)), "state arrays reused"
-        assert not any(np.shares_memory(a, b) for k, a in enumerate(after)
-                       for b in after[k + 1:]), "no two state arrays alias"
+        owned = [*after, scratch]
+        assert not any(np.shares_memory(a, b) for k, a in enumerate(owned)
+                       for b in owned[k + 1:]), "no two state arrays (or the work array) alias"
         np.testing.assert_array_equal(live, pure)
         assert live.dtype == np.float32
         for a, b in zip(live_state, pure_state, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("update", [sgd_update, rmsprop_update, adam_update, adamw_update,
+                                    adagrad_update], ids=lambda f: f.__name__)
+def test_a_work_array_of_another_shape_or_dtype_is_refused(update):
+    param, grad = np.zeros(3, np.float32), np.ones(3, np.float32)
+    for scratch in (np.empty(2, np.float32), np.empty(3, np.float64)):
+        with pytest.raises(ValueError, match=r"scratch must match the parameter \(shape \(3,\)"):
+            update(param, grad, None, inplace=True, scratch=scratch)
+        np.testing.assert_array_equal(param, 0.0)  # refused before anything was written
 
 
 def test_sgd_first_momentum_buffer_does_not_alias_the_gradient():
@@ -283,6 +295,44 @@ def test_step_writes_in_place(name):
     assert w.data is array, "the parameter's array must be updated in place"
     assert not np.allclose(array, [0.3, -0.7, 1.1])
     assert w.is_leaf and w.requires_grad
+
+
+# Steps of these configurations allocate nothing parameter-sized; L2 weight decay in the
+# adaptive methods and Nesterov's look-ahead each need one more temporary (documented).
+ALLOCATION_FREE = ["SGD", "SGD-momentum", "Momentum", "RMSprop", "Adam", "AdamW",
+                   "AdamW-amsgrad", "Adagrad"]
+
+
+@pytest.mark.parametrize("name", ALLOCATION_FREE)
+def test_steps_after_the_first_allocate_no_parameter_sized_array(name):
+    import tracemalloc
+
+    cls, kwargs = CONFIGS[name]
+    kwargs = {**kwargs, **({"momentum": 0.5} if name == "RMSprop" else {})}
+    size = 1 << 16  # 256 KiB of float32: far above anything else a step allocates
+    w = ag.Tensor(np.linspace(-1, 1, size, dtype=np.float32), requires_grad=True)
+    w.grad = ag.Tensor(np.full(size, 0.5, np.float32))
+    opt = cls([w], **kwargs)
+    opt.step()  # the first step creates the state and the work array
+    tracemalloc.start()  # numpy reports its array buffers to tracemalloc
+    try:
+        opt.step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < w.data.nbytes // 4, f"{name}: a step allocated {peak} bytes"
+
+
+def test_the_work_array_follows_a_replaced_parameter_array_and_is_not_state():
+    w = fresh_param(np.float32)
+    opt = SGD([w], lr=0.1, momentum=0.9)
+    train(opt, [w], 2)
+    w.data = np.zeros(5, np.float64)  # another shape and dtype
+    w.grad = ag.Tensor(np.ones(5))
+    opt.state[w] = SGDState(np.ones(5))
+    opt.step()
+    np.testing.assert_allclose(w.data, -0.1 * 1.9)
+    assert set(opt.state_dict()["state"][0]) == {"momentum_buffer"}
 
 
 def test_step_records_no_graph():
