@@ -52,7 +52,7 @@ def adagrad_update(param: np.ndarray, grad: np.ndarray, state: AdagradState | No
     (array([0.5]), array([9.]))
     """
     lr, lr_decay, weight_decay, eps = float(lr), float(lr_decay), float(weight_decay), float(eps)
-    scratch = work_array("adagrad_update", scratch, param)
+    scratch = work_array("adagrad_update", scratch, param, grad)
     param = owned(param, inplace)
     if state is None:
         # A fresh state is this call's own: from here `inplace` means "may write the state".

@@ -58,7 +58,7 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
     """
     lr, eps, weight_decay = float(lr), float(eps), float(weight_decay)
     beta1, beta2 = float(betas[0]), float(betas[1])
-    scratch = work_array("adam_update", scratch, param)
+    scratch = work_array("adam_update", scratch, param, grad)
     param = owned(param, inplace)
     if state is None:
         # A fresh state is this call's own: from here `inplace` means "may write the state".

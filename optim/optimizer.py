@@ -46,26 +46,33 @@ def owned(array: np.ndarray, inplace: bool) -> np.ndarray:
 
     The updates write every result into arrays they own plus one work array (``scratch``).
     `Optimizer.step` runs them with ``inplace=True`` and a work array it keeps per
-    parameter, so a step allocates nothing parameter-sized (bar L2 weight decay in the
-    adaptive methods and Nesterov's look-ahead): no memory for the allocator to hand back
-    to the OS and fault in again on the next step.
+    parameter, so a step allocates nothing parameter-sized (bar L2 weight decay in Adam,
+    RMSprop and Adagrad, and Nesterov's look-ahead): no memory for the allocator to hand
+    back to the OS and fault in again on the next step.
     """
     return array if inplace else array.copy()
 
 
-def work_array(owner: str, scratch: np.ndarray | None, param: np.ndarray) -> np.ndarray | None:
+def work_array(owner: str, scratch: np.ndarray | None, param: np.ndarray,
+               grad: np.ndarray) -> np.ndarray | None:
     """Check an update's ``scratch`` argument: None (the update allocates its own), or an
-    array of ``param``'s shape and dtype that shares memory with nothing the update reads.
+    array of ``param``'s shape and dtype that shares memory with neither ``param`` nor
+    ``grad`` (nor, the caller's duty, the state).
 
-    >>> work_array("sgd_update", np.empty(2, np.float32), np.zeros(3))
+    >>> work_array("sgd_update", np.empty(2, np.float32), np.zeros(3), np.zeros(3))
     Traceback (most recent call last):
     ...
     ValueError: sgd_update: scratch must match the parameter (shape (3,), float64), got
     shape (2,), float32
     """
-    if scratch is not None and (scratch.shape != param.shape or scratch.dtype != param.dtype):
+    if scratch is None:
+        return None
+    if scratch.shape != param.shape or scratch.dtype != param.dtype:
         raise ValueError(f"{owner}: scratch must match the parameter (shape {param.shape}, "
                          f"{param.dtype}), got shape {scratch.shape}, {scratch.dtype}")
+    if np.may_share_memory(scratch, param) or np.may_share_memory(scratch, grad):
+        raise ValueError(f"{owner}: scratch must not share memory with the parameter or "
+                         f"its gradient")
     return scratch
 
 

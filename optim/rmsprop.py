@@ -56,7 +56,7 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | No
     """
     lr, alpha, eps = float(lr), float(alpha), float(eps)
     weight_decay, momentum = float(weight_decay), float(momentum)
-    scratch = work_array("rmsprop_update", scratch, param)
+    scratch = work_array("rmsprop_update", scratch, param, grad)
     param = owned(param, inplace)
     if state is None:
         # A fresh state is this call's own: from here `inplace` means "may write the state".
@@ -76,7 +76,7 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | No
         else:
             grad_avg = owned(grad_avg, inplace)
             grad_avg *= alpha
-            grad_avg += (1 - alpha) * grad
+            grad_avg += np.multiply(grad, 1 - alpha, out=scratch)
         np.multiply(grad_avg, grad_avg, out=scratch)
         np.subtract(square_avg, scratch, out=scratch)
         np.sqrt(scratch, out=scratch)

@@ -57,7 +57,7 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, state: SGDState | None, *,
     lr, momentum, dampening = float(lr), float(momentum), float(dampening)
     weight_decay = float(weight_decay)
     buf = None if state is None else state.momentum_buffer
-    scratch = work_array("sgd_update", scratch, param)
+    scratch = work_array("sgd_update", scratch, param, grad)
     param = owned(param, inplace)
     if weight_decay != 0:
         # λ·θ + g: the same sum as g + λ·θ (addition commutes), built in the work array.

@@ -238,6 +238,11 @@ def test_a_work_array_of_another_shape_or_dtype_is_refused(update):
         with pytest.raises(ValueError, match=r"scratch must match the parameter \(shape \(3,\)"):
             update(param, grad, None, inplace=True, scratch=scratch)
         np.testing.assert_array_equal(param, 0.0)  # refused before anything was written
+    for shared in (param, grad):
+        with pytest.raises(ValueError, match="scratch must not share memory with the param"):
+            update(param, grad, None, inplace=True, scratch=shared)
+    np.testing.assert_array_equal(param, 0.0)
+    np.testing.assert_array_equal(grad, 1.0)
 
 
 def test_sgd_first_momentum_buffer_does_not_alias_the_gradient():
@@ -297,10 +302,13 @@ def test_step_writes_in_place(name):
     assert w.is_leaf and w.requires_grad
 
 
-# Steps of these configurations allocate nothing parameter-sized; L2 weight decay in the
-# adaptive methods and Nesterov's look-ahead each need one more temporary (documented).
-ALLOCATION_FREE = ["SGD", "SGD-momentum", "Momentum", "RMSprop", "Adam", "AdamW",
-                   "AdamW-amsgrad", "Adagrad"]
+# Steps of these configurations allocate nothing parameter-sized; L2 weight decay in Adam,
+# RMSprop and Adagrad, and Nesterov's look-ahead each need one more temporary (documented).
+ALLOCATION_FREE = {
+    "SGD": {}, "SGD-momentum": {}, "Momentum": {}, "RMSprop": {"momentum": 0.5},
+    "RMSprop-centered": {"weight_decay": 0.0}, "Adam": {}, "AdamW": {}, "AdamW-amsgrad": {},
+    "Adagrad": {},
+}
 
 
 @pytest.mark.parametrize("name", ALLOCATION_FREE)
@@ -308,7 +316,7 @@ def test_steps_after_the_first_allocate_no_parameter_sized_array(name):
     import tracemalloc
 
     cls, kwargs = CONFIGS[name]
-    kwargs = {**kwargs, **({"momentum": 0.5} if name == "RMSprop" else {})}
+    kwargs = {**kwargs, **ALLOCATION_FREE[name]}
     size = 1 << 16  # 256 KiB of float32: far above anything else a step allocates
     w = ag.Tensor(np.linspace(-1, 1, size, dtype=np.float32), requires_grad=True)
     w.grad = ag.Tensor(np.full(size, 0.5, np.float32))
