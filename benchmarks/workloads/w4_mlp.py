@@ -159,6 +159,9 @@ WORKLOAD = Workload(
     make_data=make_data, systems=SYSTEMS,
     schedule={"full": (5, 40), "quick": (3, 10)}, check_steps=2,
     rtol=1e-4, atol=1e-5,
-    targets=[("ours", "numpy", 1.10, "H"), ("ours", "torch", 1.0, "H"),
+    # The raw-engine row runs the floor's own numpy Adam, so it cannot be ahead of PyTorch
+    # where the floor is not: its PyTorch ratio is shown, but as information, not as H's
+    # target, which the library's own step (nn + optim) carries.
+    targets=[("ours", "numpy", 1.10, "H"), ("ours", "torch", 1.0, "informative"),
              ("ours-nn", "numpy", 1.10, "H"), ("ours-nn", "torch", 1.0, "H")],
 )
