@@ -44,7 +44,7 @@ def adagrad_update(param: np.ndarray, grad: np.ndarray, state: AdagradState | No
 
     ``state`` None means the first step.  Inputs are not modified unless ``inplace=True``:
     then ``param`` and the running sum are updated in place and returned (``param`` must not
-    share memory with ``grad``).  ``scratch`` is the caller's work array (see `owned`).
+    share memory with ``grad``).  ``scratch`` is the caller's work array (see `work_array`).
     ``param``'s dtype is kept.
 
     >>> p, s = adagrad_update(np.array([1.0]), np.array([3.0]), None, lr=0.5)

@@ -49,7 +49,7 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
 
     ``state`` None means the first step.  Inputs are not modified unless ``inplace=True``:
     then ``param`` and the state's arrays are updated in place and returned (``param`` must not
-    share memory with ``grad``).  ``scratch`` is the caller's work array (see `owned`).
+    share memory with ``grad``).  ``scratch`` is the caller's work array (see `work_array`).
     ``param``'s dtype is kept.
 
     >>> p, s = adam_update(np.array([1.0]), np.array([4.0]), None, lr=0.1)

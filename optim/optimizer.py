@@ -42,14 +42,9 @@ def check_range(owner: str, name: str, value: Any, low: float = 0.0, high: float
 
 
 def owned(array: np.ndarray, inplace: bool) -> np.ndarray:
-    """``array`` itself when an update runs in place, else a copy the update may write into.
-
-    The updates write every result into arrays they own plus one work array (``scratch``).
-    `Optimizer.step` runs them with ``inplace=True`` and a work array it keeps per
-    parameter, so a step allocates nothing parameter-sized (bar L2 weight decay in Adam,
-    RMSprop and Adagrad, and Nesterov's look-ahead): no memory for the allocator to hand
-    back to the OS and fault in again on the next step.
-    """
+    """``array`` itself when an update runs in place, else a copy the update may write into
+    (the updates write every result into arrays they own plus one work array, see
+    `work_array`)."""
     return array if inplace else array.copy()
 
 
@@ -58,6 +53,12 @@ def work_array(owner: str, scratch: np.ndarray | None, param: np.ndarray,
     """Check an update's ``scratch`` argument: None (the update allocates its own), or an
     array of ``param``'s shape and dtype that shares memory with neither ``param`` nor
     ``grad`` (nor, the caller's duty, the state).
+
+    The updates put their temporaries in it.  `Optimizer.step` runs them with
+    ``inplace=True`` and a work array it keeps per parameter, so a step allocates nothing
+    parameter-sized (bar L2 weight decay in Adam, RMSprop and Adagrad, and Nesterov's
+    look-ahead): no memory for the allocator to hand back to the OS and fault in again on
+    the next step.
 
     >>> work_array("sgd_update", np.empty(2, np.float32), np.zeros(3), np.zeros(3))
     Traceback (most recent call last):

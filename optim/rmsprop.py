@@ -47,7 +47,7 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | No
 
     ``state`` None means the first step.  Inputs are not modified unless ``inplace=True``:
     then ``param`` and the state's arrays are updated in place and returned (``param`` must not
-    share memory with ``grad``).  ``scratch`` is the caller's work array (see `owned`).
+    share memory with ``grad``).  ``scratch`` is the caller's work array (see `work_array`).
     ``param``'s dtype is kept.
 
     >>> p, s = rmsprop_update(np.array([1.0]), np.array([2.0]), None, lr=0.1, alpha=0.75)

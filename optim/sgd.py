@@ -46,7 +46,7 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, state: SGDState | None, *,
 
     ``state`` None means the first step.  Inputs are not modified unless ``inplace=True``:
     then ``param`` and the momentum buffer are updated in place and returned (``param`` must
-    not share memory with ``grad``).  ``scratch`` is the caller's work array (see `owned`).
+    not share memory with ``grad``).  ``scratch`` is the caller's work array (see `work_array`).
     The dtype of ``param`` is kept (hyper-parameters are Python floats, which never promote
     float32).
 

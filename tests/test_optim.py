@@ -1,5 +1,7 @@
 """optim: hand-computed steps of every update rule, and the Optimizer shell's behaviour."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -313,8 +315,6 @@ ALLOCATION_FREE = {
 
 @pytest.mark.parametrize("name", ALLOCATION_FREE)
 def test_steps_after_the_first_allocate_no_parameter_sized_array(name):
-    import tracemalloc
-
     cls, kwargs = CONFIGS[name]
     kwargs = {**kwargs, **ALLOCATION_FREE[name]}
     size = 1 << 16  # 256 KiB of float32: far above anything else a step allocates
