@@ -74,12 +74,17 @@ def _finite(x: Any) -> bool:
 
 
 def _shapes(node: Node) -> str:
-    return ", ".join(str(np.shape(p.data)) for p in node._parents or ()) or "()"
+    return ", ".join(str(_shape(p)) for p in node._parents) or "()"
 
 
-def check_forward(out: Node) -> None:
-    """Raise if a freshly recorded output holds NaN/Inf (``check_forward=True``)."""
-    if not _finite(out.data):
+def _shape(p: Any) -> tuple[int, ...]:
+    shape = getattr(p, "shape", None)  # a Tensor or a Tensor's node (a Scalar has none)
+    return np.shape(p.data) if shape is None else shape
+
+
+def check_forward(out: Node, value: Any) -> None:
+    """Raise if a freshly recorded output's ``value`` holds NaN/Inf (``check_forward=True``)."""
+    if not _finite(value):
         raise RuntimeError(
             f"anomaly: forward of op '{out.op_name}' (inputs of shapes {_shapes(out)}) produced "
             f"NaN/Inf; created at {site_of(out)}")
@@ -87,19 +92,18 @@ def check_forward(out: Node) -> None:
 
 def forward_origin(node: Node) -> Node | None:
     """The earliest recorded node (walking back from ``node``) whose output is non-finite
-    while all of its inputs are finite: where a NaN/Inf first entered the forward pass."""
-    origin = None
-    stack, seen = [node], set()
-    while stack:
-        n = stack.pop()
-        if id(n) in seen or n._parents is None or _finite(n.data):
-            continue
-        seen.add(id(n))
-        bad = [p for p in n._parents if not _finite(p.data)]
-        if not bad and n._op is not None:
-            origin = n
-        stack.extend(bad)
-    return origin
+    while all of its inputs are finite: where a NaN/Inf first entered the forward pass
+    (values the graph no longer holds are recomputed, see ``replay.values``)."""
+    from .replay import values, walk
+
+    order, position = walk([node])
+    parents = [tuple(position[id(p)] for p in n._parents) for n in order]
+    vals, _ = values(order, parents)
+    finite = [v is None or _finite(v) for v in vals]
+    for i, n in enumerate(order):
+        if not finite[i] and n._op is not None and all(finite[p] for p in parents[i]):
+            return n
+    return None
 
 
 def check_backward(node: Node, i: int, grad: Any) -> None:

@@ -1,9 +1,15 @@
 """The one graph engine: node protocol, grad mode, iterative topological sort, backward driver.
 
-`Scalar` and `Tensor` are both `Node`s.  A node that was produced by an operation while grad
-mode was on records the `Op` (whose backward rules live in `primitives.py`), its parent nodes
-and an op-specific context; a leaf has ``_op is None``.  `backward` and `grad` walk that graph
-once, iteratively, in reverse topological order: newest recorded node first.
+The graph is made of `Node`s.  A leaf (a user-made Tensor or Scalar) is its own node, with
+``_op is None``.  An operation recorded while grad mode is on makes a `Recorded` node: the
+`Op` (whose backward rules live in `primitives.py`), its parents' nodes, an op-specific
+context, and ``_saved``: only the values its rules read (as ``ctx.save_for_backward`` does).
+A `Scalar` is its own recorded node (its value is a float); a `Tensor` made by an op points
+to its node (``grad_fn``) but is not part of the graph, so an intermediate array that nobody
+holds and no rule reads is freed during the forward pass, as in PyTorch.  `backward` and
+`grad` walk the graph once, iteratively, in reverse topological order: newest node first.
+After a backward without ``retain_graph`` the saved values are dropped and the structure
+(ops, edges, shapes, leaves) stays, for drawings, until the output is dropped.
 
 Rules are written once against a *namespace* ``ns``: without ``create_graph`` the rule sees
 plain values (floats or ndarrays) and ``ns`` is plain maths, so backward records nothing and
@@ -37,19 +43,41 @@ class _State:
     """Process-wide engine switches (single-threaded by design; see README).  Slotted:
     every recorded op reads them, and slot reads are the cheapest attribute reads."""
 
-    __slots__ = ("grad_enabled", "inplace_stamp", "scope", "anomaly", "anomaly_check_forward")
+    __slots__ = ("grad_enabled", "inplace_writes", "_scope", "_anomaly", "anomaly_check_forward",
+                 "annotate")
 
     def __init__(self) -> None:
         self.grad_enabled = True
-        # Stamp shared by in-place ops: a node stores the stamp current when it was
-        # recorded and a tensor the stamp of its last in-place write, so "modified after it
-        # was saved" is one integer comparison and costs nothing until an in-place op runs.
-        self.inplace_stamp = 0
+        # How many in-place writes there have been: backward checks saved values only once
+        # there was one.  A write stamps the value's version cell with the next recording
+        # number (``_SEQ``), so "modified after the node was recorded" is one comparison
+        # with the node's own ``_seq`` and costs nothing until an in-place op runs.
+        self.inplace_writes = 0
         # Current nn.Module path (a tuple of names), recorded on new nodes for the drawing.
-        self.scope: tuple[str, ...] = ()
+        self._scope: tuple[str, ...] = ()
         # Set by detect_anomaly(): nodes remember where they were created; grads checked.
-        self.anomaly = False
+        self._anomaly = False
         self.anomaly_check_forward = False
+        # scope or anomaly: the one flag every recorded op tests (see _annotate).
+        self.annotate = False
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        return self._scope
+
+    @scope.setter
+    def scope(self, value: tuple[str, ...]) -> None:
+        self._scope = value
+        self.annotate = bool(value) or self._anomaly
+
+    @property
+    def anomaly(self) -> bool:
+        return self._anomaly
+
+    @anomaly.setter
+    def anomaly(self, value: bool) -> None:
+        self._anomaly = value
+        self.annotate = bool(self._scope) or value
 
 
 STATE = _State()
@@ -101,33 +129,54 @@ class Op:
 
     ``vjps[i](ns, g, out, ctx, *inputs)`` returns the gradient for input ``i`` given the
     output gradient ``g``.  ``reads[i]`` lists the inputs (by index, ``OUT`` for the output)
-    whose values rule ``i`` reads: only those are checked for in-place modification when
-    rule ``i`` runs (as precise as PyTorch: ``x.mul_(2)`` is fine, ``x.mul_(w)`` is not when
-    ``w`` needs a gradient).  ``domain`` and ``kinks`` describe where the op is smooth, for
-    the property tests and the strategies in ``autograd_core.testing``.
+    whose values rule ``i`` reads: a node saves those values and only those (a rule may
+    still ask any input for its shape, dtype and ndim), and only those are checked for
+    in-place modification when rule ``i`` runs (as precise as PyTorch: ``x.mul_(2)`` is
+    fine, ``x.mul_(w)`` is not when ``w`` needs a gradient); undeclared, every rule reads
+    everything.  ``domain`` and ``kinks``
+    describe where the op is smooth, for the property tests and the strategies in
+    ``autograd_core.testing``.
 
     ``elementwise``: the op has one input and an output of that input's shape and dtype,
     and its rule returns a gradient of ``g``'s shape and dtype, so its nodes are recorded
-    as fitting (``Node._fits``; a test checks the claim for every op that makes it).
+    as fitting (``Recorded._fits``; a test checks the claim for every op that makes it).
+    ``ctx_saves``: the context holds values (a custom Function's saved arrays), so backward
+    drops it with the saved values; other contexts (axes, shapes, indices) stay with the
+    structure, so a drawing can replay the forward pass (``replay.values``).
     """
 
     __slots__ = ("name", "fwd", "sfwd", "vjps", "reads", "domain", "kinks", "smooth2",
-                 "elementwise", "__dict__")
+                 "elementwise", "ctx_saves", "plans", "__dict__")
 
     def __init__(self, name: str, fwd: Callable | None, sfwd: Callable | None,
                  vjps: Sequence[Callable], *, reads: Sequence[tuple[int, ...]] | None = None,
                  domain: dict[int, str] | None = None,
                  kinks: dict[int, tuple[float, ...]] | str | None = None,
-                 smooth2: bool = True, elementwise: bool = False) -> None:
+                 smooth2: bool = True, elementwise: bool = False,
+                 ctx_saves: bool = False) -> None:
         self.name = name
         self.fwd: Callable[..., Any] = fwd or _missing_forward(name, "Tensor")
         self.sfwd: Callable[..., Any] = sfwd or _missing_forward(name, "Scalar")
         self.vjps = tuple(vjps)
-        self.reads = tuple(reads) if reads is not None else ((),) * len(self.vjps)
+        # Undeclared: every rule may read every input and the output (safe for user ops).
+        every = (*range(len(self.vjps)), OUT)
+        self.reads = tuple(reads) if reads is not None else (every,) * len(self.vjps)
         self.domain = domain or {}
         self.kinks = kinks or {}
         self.smooth2 = smooth2
         self.elementwise = elementwise
+        self.ctx_saves = ctx_saves
+        # What a node saves, by which inputs require grad (bit i: input i): only what the
+        # rules that will run read.  A table, so recording costs one lookup.
+        n = len(self.vjps)
+        self.plans = [self.plan(mask) for mask in range(1 << n)] if n <= 3 else None
+
+    def plan(self, mask: int) -> tuple[bool | tuple[bool, ...], bool]:
+        """What a node saves when the inputs in bitmask ``mask`` require grad: per input
+        (True: all of them, False: none, else one flag each), and whether its output."""
+        read = {j for i, r in enumerate(self.reads) if mask >> i & 1 for j in r}
+        keep = tuple(j in read for j in range(len(self.vjps)))
+        return (True if all(keep) else False if not any(keep) else keep), OUT in read
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -140,51 +189,30 @@ def _missing_forward(name: str, kind: str) -> Callable[..., Any]:
 
 
 class Node:
-    """What every differentiable value is.  Identity-hashed; never compared by value here.
+    """What the backward driver walks.  Identity-hashed; never compared by value here.
 
-    ``_parents`` is a tuple of nodes for a recorded node, ``()`` for a leaf, and ``None``
-    once backward has released the node (a second backward then raises).  ``_pending`` is
-    None except while backward gathers the node's gradient.  ``_fits`` (recorded nodes) is
-    True when every rule's gradient already has its input's shape and dtype, given a ``g``
-    of the output's: no broadcasting or promotion happened, and backward skips
-    ``unbroadcast``.  It is set from ``Op.elementwise``, or by the forward that knows.
+    Every node has ``requires_grad``, ``_pending`` (None except while backward gathers the
+    node's gradient) and ``_hooks``.  A leaf has ``_op is None`` and ``_parents == ()``;
+    a recorded node is a `Recorded`.  The subclasses are `Const`, `Scalar`, `Tensor` (as a
+    leaf) and ``tensor.TensorNode`` (what a Tensor made by an op points to).
     """
 
-    __slots__ = (
-        "__dict__",
-        "__weakref__",
-        "_ctx",
-        "_fits",
-        "_hooks",
-        "_op",
-        "_parents",
-        "_pending",
-        "_seq",
-        "_stamp",
-        "data",
-        "grad",
-        "requires_grad",
-    )
+    __slots__ = ("__dict__", "__weakref__", "_hooks", "_pending", "requires_grad")
 
-    data: Any
+    data: Any  # the value (a Tensor's node answers with itself: it keeps no value)
     grad: Any
     requires_grad: bool
-    _op: Op | None
-    _parents: tuple[Node, ...] | None
-    _ctx: Any
-    _stamp: int
     _pending: Any
-    _seq: int  # recorded nodes only: see _SEQ
-    _fits: bool  # recorded nodes only
     # Per-node backward behaviour: hooks by handle key.  Not None also after retain_grad()
     # (then possibly empty), so the driver tests one slot for both.
     _hooks: dict[int, Callable] | None
+    _op: Op | None
+    _parents: tuple[Node, ...]
 
     # Rarely set, so they live in the (lazily created) instance dict, not in every node.
-    _retains_grad = False
+    _retains_grad: Any = False
     _meta: dict | None = None
     _vc: list[int] | None = None  # version cell, shared with views of the same memory
-    _history: list[tuple[int, Node]] | None = None  # (stamp, snapshot) per in-place rebase
     name: str | None = None
 
     # Filled in by the subclasses: the namespace rules see without / with create_graph.
@@ -201,14 +229,18 @@ class Node:
         """The short label of the op that produced this node ("" for a leaf)."""
         return "" if self._op is None else self._op.name
 
-    def _as_of(self, stamp: int) -> Node:
-        """The node that held this value for a consumer recorded at ``stamp``."""
-        for rebased_at, snapshot in self._history or ():
-            if rebased_at > stamp:
-                return snapshot
+    @property
+    def _node(self) -> Node:
+        """The graph node standing for this value (a Tensor made by an op: its grad_fn)."""
         return self
 
-    # -- hooks the driver calls; Scalar and Tensor override them ----------------------------
+    def _share_version(self) -> list[int]:
+        """This value's version cell, created on first use (views and saves share it)."""
+        if self._vc is None:
+            self._vc = [0]
+        return self._vc
+
+    # -- hooks the driver calls; the subclasses override them ------------------------------
     def _wrap_grad(self, g: Any) -> Any:
         return g
 
@@ -225,6 +257,34 @@ class Node:
         raise NotImplementedError
 
 
+class Recorded(Node):
+    """A node made by a recorded op.
+
+    ``_parents``: the inputs' nodes.  ``_saved``: one entry per input whose ``.data`` the
+    rules receive -- the input value itself (a Tensor, Scalar or constant) where a rule
+    reads it, else the parent node (a Tensor's node answers ``.data`` with itself: shape,
+    dtype and ndim are all a rule may ask of an input it does not read); None once a
+    backward without ``retain_graph`` has run (a second backward then raises).  ``_out``:
+    the output value when a rule reads it (``OUT``), else None.  ``_fits`` is True when
+    every rule's gradient already has its input's shape and dtype, given a ``g`` of the
+    output's: no broadcasting or promotion happened, and backward skips ``unbroadcast``.
+    It is set from ``Op.elementwise``, or by the forward that knows.
+    """
+
+    __slots__ = ("_ctx", "_fits", "_op", "_out", "_parents", "_saved", "_seq")
+
+    _op: Op | None
+    _saved: tuple[Any, ...] | None
+    _out: Any
+    _ctx: Any
+    _seq: int  # see _SEQ
+    _fits: bool
+
+    def _graph_out(self) -> Any:
+        """The output as a node a create_graph rule can differentiate through."""
+        raise NotImplementedError
+
+
 class Const(Node):
     """A non-node operand (a Python number or array) standing in a graph as a constant.
 
@@ -232,14 +292,15 @@ class Const(Node):
     (they shadow Node's slots), so wrapping an operand costs one allocation and one store.
     """
 
-    __slots__ = ()
+    __slots__ = ("data",)
 
+    data: Any
     requires_grad = False  # type: ignore[misc]
     grad = None
+    grad_fn = None
     _op = None
     _parents = ()
-    _ctx = None
-    _hooks = None
+    _hooks = None  # type: ignore[misc]
 
     def _describe(self) -> str:
         return f"constant {self.data!r}"
@@ -249,6 +310,7 @@ _new = object.__new__
 # Recording order, counted downwards: every consumer of a node is recorded after it, so a
 # min-heap on ``_seq`` hands the driver each node after all of its consumers.
 _SEQ = itertools.count(0, -1)
+next_seq = _SEQ.__next__
 
 
 def const(data: Any) -> Const:
@@ -258,29 +320,31 @@ def const(data: Any) -> Const:
     return c
 
 
-def _record(out: Node, op: Op, parents: tuple, ctx: Any = None) -> Node:
-    """Attach ``op`` and ``parents`` to a freshly made ``out`` (grad mode checked by caller)."""
+def _record(out: Recorded, op: Op, parents: tuple, saved: tuple, ctx: Any = None) -> Recorded:
+    """Fill in a freshly made recorded node whose ``_out`` is set (grad mode checked by the
+    caller).  ``tensor._made_by`` spells the same stores out: it is every Tensor op's path."""
     out.requires_grad = True
     out._op = op
     out._parents = parents
+    out._saved = saved
     out._ctx = ctx
     out._fits = op.elementwise
-    out._seq = next(_SEQ)
-    out._stamp = STATE.inplace_stamp
-    if STATE.scope or STATE.anomaly:
-        _annotate(out)
+    out._seq = next_seq()
+    if STATE.annotate:
+        _annotate(out, out._out)
     return out
 
 
-def _annotate(out: Node) -> None:
-    """Remember the module path and (in anomaly mode) the creation site of ``out``."""
+def _annotate(out: Node, value: Any) -> None:
+    """Remember the module path and (in anomaly mode) the creation site of ``out``, whose
+    value is ``value``."""
     meta: dict[str, Any] = {"scope": STATE.scope}
     if STATE.anomaly:
         from .anomaly import check_forward, creation_site
 
         meta["site"] = creation_site()
         if STATE.anomaly_check_forward:
-            check_forward(out)
+            check_forward(out, value)
     out._meta = meta
 
 
@@ -292,16 +356,15 @@ def toposort(roots: Iterable[Node], targets: set[int] | None = None
     ``grad(y, x)`` runs only the rules that matter.  (Backward itself needs no sort: it
     takes nodes newest first, see ``run_backward``.)
     """
-    rebased = STATE.inplace_stamp != 0
     done: dict[int, bool] = {}  # id -> False while its parents are visited, then True
     post: list[Node] = []
-    stack = list(roots)
+    stack = [r._node for r in roots]
     while stack:
         node = stack[-1]
         state = done.get(id(node))
         if state is None:
             done[id(node)] = False
-            for p in (_resolve_parents(node) if rebased else node._parents) or ():
+            for p in node._parents:
                 if p.requires_grad and id(p) not in done:
                     stack.append(p)
         else:
@@ -313,7 +376,7 @@ def toposort(roots: Iterable[Node], targets: set[int] | None = None
     if targets is not None:
         needed = set(targets)
         for node in post:  # parents come before children in post-order
-            if any(id(p) in needed for p in node._parents or ()):
+            if any(id(p) in needed for p in node._parents):
                 needed.add(id(node))
     post.reverse()
     return post, needed
@@ -333,39 +396,31 @@ def _modified_error(node: Node, who: Node) -> RuntimeError:
         f"out-of-place form of the in-place op, or clone() the value before modifying it.")
 
 
-def _check_saved(node: Node, i: int) -> None:
+def _check_saved(node: Recorded, saved: tuple, i: int) -> None:
     """Raise if a value that rule ``i`` of ``node`` reads was modified in place since."""
-    op, parents, stamp = node._op, node._parents, node._stamp
-    assert op is not None and parents is not None  # only recorded, unreleased nodes
+    op, seq = node._op, node._seq
+    assert op is not None
     for j in op.reads[i]:
-        who = node if j == OUT else parents[j]
+        who = node if j == OUT else saved[j]
         vc = who._vc
-        if vc is not None and vc[0] > stamp:
+        if vc is not None and vc[0] < seq:  # written after the node was recorded
             raise _modified_error(node, who)
 
 
 def bump_version(t: Node) -> None:
     """Record that ``t``'s data was modified in place (optimizers call this after a step)."""
-    STATE.inplace_stamp += 1
-    if t._vc is None:
-        t._vc = [0]
-    t._vc[0] = STATE.inplace_stamp
-
-
-def _resolve_parents(node: Node) -> tuple[Node, ...] | None:
-    """``node``'s parents as they were when it was recorded: a parent whose graph was later
-    rebased by an in-place op is replaced by the snapshot of its value at that time."""
-    parents = node._parents
-    if parents and any(p._history is not None for p in parents):
-        parents = node._parents = tuple(
-            p if p._history is None else p._as_of(node._stamp) for p in parents)
-    return parents
+    STATE.inplace_writes += 1
+    vc = t._vc
+    if vc is None:
+        vc = t._share_version()
+    vc[0] = next_seq()  # later than every node recorded so far (the count goes down)
 
 
 def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph: bool,
                  create_graph: bool, inputs: Sequence[Node] | None = None,
                  allow_unused: bool = False) -> list[Any] | None:
-    """The backward driver shared by ``Node.backward`` and ``grad``.
+    """The backward driver shared by ``backward`` and ``grad``; ``roots`` and ``inputs``
+    are graph nodes (``x._node``).
 
     Without ``inputs``: accumulates into the leaves' ``.grad``.  With ``inputs``: returns
     their gradients (in ``inputs`` order) and leaves every ``.grad`` untouched.
@@ -388,7 +443,7 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
             r._pending = r._pending + g
     captured: dict[int, Any] = {}
     handed_out: set[int] = {id(g) for g in root_grads}  # arrays a leaf may not keep as-is
-    rebased = check_saved = STATE.inplace_stamp != 0
+    check_saved = STATE.inplace_writes != 0
     anomaly = STATE.anomaly
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
@@ -399,10 +454,9 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     # Scalars and Tensors never share a graph, so one namespace serves the whole run.
     ns = roots[0]._graph_ns if create_graph else roots[0]._plain_ns
     unbroadcast = ns.unbroadcast
-    # Once a node has run and (without retain_graph) its consumers have let go of it,
-    # nothing here keeps it: each intermediate value is freed during backward, as soon as
-    # no later rule can read it, and its memory is reused by the gradients still to come
-    # (what PyTorch does with saved tensors).
+    # Without retain_graph a node drops its saved values once it has run, so each value is
+    # freed during backward as soon as no later rule can read it, and its memory is reused
+    # by the gradients still to come (what PyTorch does with saved tensors).
     try:
         while waiting or leaves:
             node = heappop(waiting)[1] if waiting else leaves.pop()
@@ -422,23 +476,28 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                 if targets is None:
                     node._accumulate(g, create_graph, _fresh(g, handed_out))
                 continue
-            parents = _resolve_parents(node) if rebased else node._parents
-            if parents is None:
+            saved = node._saved  # type: ignore[attr-defined]
+            if saved is None:
                 raise _released_error(node)
+            parents = node._parents
             n = len(parents)
             if create_graph:  # rules see nodes (constants as their raw values)
-                out = node
-                args = tuple([p.data if type(p) is Const else p for p in parents])
+                out = node._graph_out() if node._out is not None else None  # type: ignore[attr-defined]
+                args = tuple([s.data if type(s) is Const else s for s in saved])
             else:
-                out = node.data
-                args = ((parents[0].data, parents[1].data) if n == 2 else
-                        (parents[0].data,) if n == 1 else tuple([p.data for p in parents]))
-            vjps, ctx, fits = op.vjps, node._ctx, node._fits
+                out = node._out  # type: ignore[attr-defined]
+                if saved is parents:  # no rule that runs reads an input: the nodes will do
+                    # (a Scalar saves a tuple of its own, so its rules always get floats)
+                    args = saved
+                else:
+                    args = ((saved[0].data, saved[1].data) if n == 2 else
+                            (saved[0].data,) if n == 1 else tuple([s.data for s in saved]))
+            vjps, ctx, fits = op.vjps, node._ctx, node._fits  # type: ignore[attr-defined]
             for i, p in enumerate(parents):
                 if not p.requires_grad or (needed is not None and id(p) not in needed):
                     continue
                 if check_saved:
-                    _check_saved(node, i)
+                    _check_saved(node, saved, i)  # type: ignore[arg-type]
                 # Spelled out for one and two inputs: a call with *args costs ~4x as much.
                 rule = vjps[i]
                 pg = (rule(ns, g, out, ctx, args[0]) if n == 1 else
@@ -455,13 +514,15 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                     if p._op is None:
                         leaves.append(p)
                     else:
-                        heappush(waiting, (p._seq, p))
+                        heappush(waiting, (p._seq, p))  # type: ignore[attr-defined]
                     p._pending = pg
                 else:
                     p._pending = prev + pg
             if not retain_graph:
-                node._parents = None
-                node._ctx = None
+                node._saved = None  # type: ignore[attr-defined]
+                node._out = None  # type: ignore[attr-defined]
+                if op.ctx_saves:
+                    node._ctx = None  # type: ignore[attr-defined]
     finally:
         STATE.grad_enabled = prev_mode
         for _, node in waiting:  # after an error, leave no stale partial gradients behind
@@ -491,7 +552,7 @@ def _wait(node: Node, waiting: list[tuple[int, Node]], leaves: list[Node]) -> No
     if node._op is None:
         leaves.append(node)
     else:
-        heappush(waiting, (node._seq, node))
+        heappush(waiting, (node._seq, node))  # type: ignore[attr-defined]
 
 
 def _fresh(g: Any, handed_out: set[int]) -> bool:
@@ -515,7 +576,7 @@ def backward(node: Node, grad: Any = None, retain_graph: bool | None = None,
     seed = node._seed_grad(grad, create_graph)
     if retain_graph is None:
         retain_graph = create_graph
-    run_backward([node], [seed], retain_graph, create_graph)
+    run_backward([node._node], [seed], retain_graph, create_graph)
 
 
 def grad(outputs: Node | Sequence[Node], inputs: Node | Sequence[Node],
@@ -553,16 +614,16 @@ def grad(outputs: Node | Sequence[Node], inputs: Node | Sequence[Node],
     seeds = [o._seed_grad(g, create_graph) for o, g in zip(outs, gos, strict=True)]
     if retain_graph is None:
         retain_graph = create_graph
-    res = run_backward(outs, seeds, retain_graph, create_graph, ins, allow_unused)
+    res = run_backward([o._node for o in outs], seeds, retain_graph, create_graph,
+                       [x._node for x in ins], allow_unused)
     assert res is not None
     return tuple(res)
 
 
 def live_nodes() -> int:
-    """How many recorded (non-leaf, unreleased) graph nodes are alive; for leak tests."""
-    import gc
-
+    """How many recorded graph nodes are alive (released by backward or not); for leak
+    tests: a graph lives exactly as long as something holds its output."""
     # type() rather than isinstance(): the latter reads __class__, which some foreign
     # objects (torch's deprecated aliases) answer with a warning.
     return sum(1 for o in gc.get_objects()
-               if issubclass(type(o), Node) and o._op is not None and o._parents is not None)
+               if issubclass(type(o), Recorded) and o._op is not None)

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .engine import OUT, STATE, Op, _record, const
-from .tensor import Tensor, _make
+from .engine import STATE, Op, const
+from .tensor import Tensor, TensorNode, _made_by, _make
 
 __all__ = ["Function", "FunctionCtx"]
 
@@ -46,7 +46,7 @@ class FunctionCtx:
         self.saved: tuple[Any, ...] = ()
         self.needs_input_grad: tuple[bool, ...] = ()
         self._memo: tuple[Any, tuple] | None = None
-        self._node: Tensor | None = None
+        self._node: TensorNode | None = None
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays (inputs, the output, or anything else) for ``backward``."""
@@ -57,9 +57,10 @@ class FunctionCtx:
         """The saved arrays as Tensors: the input/output Tensor itself when the array is
         one of theirs (so gradients of gradients flow), otherwise a constant."""
         node = self._node
-        owners = {} if node is None else {id(p.data): p for p in node._parents or ()}
-        if node is not None:
-            owners[id(node.data)] = node
+        owners: dict[int, Any] = {}
+        if node is not None and node._saved is not None:  # the node saved every input
+            owners = {id(x.data): x for x in node._saved if isinstance(x, Tensor)}
+            owners[id(node._out)] = node._graph_out()
         out: list[Any] = []
         for a in self.saved:
             owner = owners.get(id(a))
@@ -87,12 +88,12 @@ class Function:
         ctx = FunctionCtx()
         parents = tuple(a if isinstance(a, Tensor) else const(a) for a in args)
         ctx.needs_input_grad = tuple(p.requires_grad for p in parents)
-        data = cls.forward(ctx, *[p.data for p in parents])
-        out = _make(np.asarray(data))
+        data = np.asarray(cls.forward(ctx, *[p.data for p in parents]))
         if STATE.grad_enabled and any(ctx.needs_input_grad):
-            _record(out, _op_for(cls, len(parents)), parents, (ctx,))
-            ctx._node = out
-        return out
+            out = _made_by(data, _op_for(cls, len(parents)), parents, (ctx,))
+            ctx._node = out.grad_fn
+            return out
+        return _make(data)
 
 
 def _op_for(cls: type[Function], n: int) -> Op:
@@ -103,13 +104,12 @@ def _op_for(cls: type[Function], n: int) -> Op:
         cls._agc_ops = ops  # type: ignore[attr-defined]
     op = ops.get(n)
     if op is None:
-        def replay(*args: Any) -> Any:
-            *inputs, _ctx = args
-            return cls.forward(FunctionCtx(), *inputs)
+        def replay(*args: Any) -> Any:  # the inputs, then the recorded ctx (if still kept)
+            return cls.forward(FunctionCtx(), *args[:n])
 
-        every = (*range(n), OUT)  # backward may read anything it saved
+        # reads left undeclared: backward may read anything it saved
         op = ops[n] = Op(cls.__name__, replay, None, [_rule(cls, i) for i in range(n)],
-                         reads=[every] * n)
+                         ctx_saves=True)
     return op
 
 

@@ -43,13 +43,13 @@ def sum_to_shape(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _unbroadcast(g: Any, parent: Any) -> np.ndarray:
-    data = parent.data
+    shape, dtype = parent.shape, parent.dtype  # a Tensor or a Tensor's node
     if type(g) is not np.ndarray:
         g = np.asarray(g)
-    if g.shape != data.shape:
-        g = sum_to_shape(g, data.shape)
-    if g.dtype is not data.dtype and g.dtype != data.dtype:  # `is`: builtin dtypes are shared
-        g = g.astype(data.dtype)
+    if g.shape != shape:
+        g = sum_to_shape(g, shape)
+    if g.dtype is not dtype and g.dtype != dtype:  # `is`: builtin dtypes are shared
+        g = g.astype(dtype)
     return g
 
 

@@ -15,10 +15,20 @@ from typing import Any
 import numpy as np
 
 from . import primitives as P
-from .engine import STATE, _record, const
+from .engine import STATE, const
 from .namespaces import NUMPY_NS, broadcast_axes
 from .random import default_generator
-from .tensor import Tensor, _apply, _binary, _make, _operand, _unary, get_default_dtype
+from .tensor import (
+    Tensor,
+    TensorNode,
+    _apply,
+    _binary,
+    _made_by,
+    _make,
+    _operand,
+    _unary,
+    get_default_dtype,
+)
 
 __all__ = [
     "abs",
@@ -239,12 +249,11 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     except ValueError:
         raise ValueError(f"where: shapes {cond.shape}, {np.shape(xd)} and {np.shape(yd)} "
                          f"cannot be broadcast together") from None
-    out = _make(data)
     if STATE.grad_enabled and builtins.any(isinstance(v, Tensor) and v.requires_grad
                                            for v in (x, y)):
-        _record(out, P.WHERE, (x if isinstance(x, Tensor) else const(xd),
-                               y if isinstance(y, Tensor) else const(yd)), (cond,))
-    return out
+        return _made_by(data, P.WHERE, (x if isinstance(x, Tensor) else const(xd),
+                                        y if isinstance(y, Tensor) else const(yd)), (cond,))
+    return _make(data)
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
@@ -638,10 +647,11 @@ def matmul(a: Any, b: Any) -> Tensor:
         data = np.matmul(a.data, b.data)
     except ValueError:
         raise _not_aligned("matmul", a, b) from None
-    out = _make(data if type(data) is np.ndarray else np.asarray(data))
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
     if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
-        _record(out, P.MATMUL, (a, b))
-    return out
+        return _made_by(data, P.MATMUL, (a, b))
+    return _make(data)
 
 
 def addmm(input: Any, mat1: Any, mat2: Any) -> Tensor:  # noqa: A002  (torch.addmm)
@@ -780,12 +790,12 @@ def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False,
 
 # --------------------------------------------------- the namespace rules see (graph)
 def _unbroadcast(g: Tensor, parent: Any) -> Tensor:
-    data = parent.data
-    if g.data.shape != data.shape:  # namespaces.sum_to_shape, recorded
-        axes = broadcast_axes(g.data.shape, data.shape)
-        g = reshape(sum(g, axes) if axes else g, data.shape)
-    if g.data.dtype != data.dtype:
-        g = astype(g, data.dtype)
+    shape, dtype = parent.shape, parent.dtype
+    if g.data.shape != shape:  # namespaces.sum_to_shape, recorded
+        axes = broadcast_axes(g.data.shape, shape)
+        g = reshape(sum(g, axes) if axes else g, shape)
+    if g.data.dtype != dtype:
+        g = astype(g, dtype)
     return g
 
 
@@ -803,4 +813,4 @@ GRAPH_NS = SimpleNamespace(
     window_max_grad=_window_max_grad,
     cast=lambda x, dtype: astype(_t(x), dtype), unbroadcast=_unbroadcast,
 )
-Tensor._graph_ns = GRAPH_NS
+Tensor._graph_ns = TensorNode._graph_ns = GRAPH_NS

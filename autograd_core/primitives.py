@@ -15,7 +15,8 @@ Conventions at kinks (tested in tests/test_kinks.py):
 =================  ====================================================================
 op                 convention
 =================  ====================================================================
-relu'(0)           0  (strict mask ``x > 0``; relu == maximum(x, 0) away from 0 only)
+relu'(0)           0  (strict mask ``relu(x) > 0``, i.e. ``x > 0``: the rule reads the
+                   output, so the input -- a layer's pre-activation -- need not be kept)
 abs'(0)            0  (``sign(0) = 0``)
 maximum / minimum  ties split the gradient equally between the two inputs (as PyTorch)
 max / min reduce   ties split the gradient equally among all tied elements (as amax)
@@ -40,7 +41,9 @@ OPS: dict[str, Op] = {}
 
 
 def defop(name: str, fwd: Any, sfwd: Any, *vjps: Any, **meta: Any) -> Op:
-    """Create and register a primitive; the table is keyed by name."""
+    """Create and register a primitive; the table is keyed by name.  Unlike a bare `Op`,
+    a primitive reads nothing unless its ``reads`` say so."""
+    meta.setdefault("reads", ((),) * len(vjps))
     op = Op(name, fwd, sfwd, vjps, **meta)
     OPS[name] = op
     return op
@@ -167,7 +170,7 @@ def _sqrt_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
 SQRT = defop("sqrt", np.sqrt, _ssqrt, _sqrt_vjp, reads=((OUT,),),
              domain={0: "positive"}, kinks={0: (0.0,)}, elementwise=True)
 RELU = defop("relu", lambda a: np.maximum(a, 0), lambda a: a if a > 0 else 0.0,
-             lambda ns, g, out, ctx, a: g * (a > 0), reads=((0,),), kinks={0: (0.0,)},
+             lambda ns, g, out, ctx, a: g * (out > 0), reads=((OUT,),), kinks={0: (0.0,)},
              elementwise=True)
 ABS = defop("abs", np.abs, abs,
             lambda ns, g, out, ctx, a: g * ns.sign(a), reads=((0,),), kinks={0: (0.0,)},
@@ -329,7 +332,9 @@ def _matmul_vjp_b(ns: Any, g: Any, out: Any, ctx: Any, a: Any, b: Any) -> Any:
     return ns.matmul(ns.mT(a), g)
 
 
-MATMUL = defop("matmul", np.matmul, None, _matmul_vjp_a, _matmul_vjp_b, reads=((1,), (0,)))
+# Each rule also reads its own input, for its layout (``_column_major``).
+MATMUL = defop("matmul", np.matmul, None, _matmul_vjp_a, _matmul_vjp_b,
+               reads=((0, 1), (0, 1)))
 
 
 def add_into(product: Any, c: np.ndarray) -> Any:
@@ -352,7 +357,7 @@ ADDMM = defop("addmm", addmm_np, None,
               lambda ns, g, out, ctx, c, a, b: g,
               lambda ns, g, out, ctx, c, a, b: _matmul_vjp_a(ns, g, out, ctx, a, b),
               lambda ns, g, out, ctx, c, a, b: _matmul_vjp_b(ns, g, out, ctx, a, b),
-              reads=((), (2,), (1,)))
+              reads=((), (1, 2), (1, 2)))
 
 
 def _concat_vjp(i: int) -> Any:
@@ -375,7 +380,8 @@ def concat_op(n: int) -> Op:
     """The concatenate primitive for ``n`` inputs (one rule per input, cached by arity)."""
     op = _CONCAT_OPS.get(n)
     if op is None:
-        op = _CONCAT_OPS[n] = Op("concat", _concat_np, None, [_concat_vjp(i) for i in range(n)])
+        op = _CONCAT_OPS[n] = Op("concat", _concat_np, None, [_concat_vjp(i) for i in range(n)],
+                                 reads=((),) * n)
     return op
 
 

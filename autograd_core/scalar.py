@@ -7,7 +7,7 @@ from typing import Any
 
 from . import engine
 from . import primitives as P
-from .engine import STATE, Node, Op, _record, const
+from .engine import STATE, Node, Op, Recorded, _record, const
 from .namespaces import FLOAT_NS
 
 __all__ = ["Scalar"]
@@ -22,7 +22,6 @@ def _snew(value: float) -> Scalar:
     s.requires_grad = False
     s._op = None
     s._parents = ()
-    s._ctx = None
     s._pending = None
     s._hooks = None
     return s
@@ -44,18 +43,20 @@ def _binary(op: Op, a: Any, b: Any) -> Scalar:
         b = _operand(b, op)
     out = _snew(op.sfwd(a.data, b.data))
     if (a.requires_grad or b.requires_grad) and STATE.grad_enabled:
-        _record(out, op, (a, b))
+        out._out = out.data
+        _record(out, op, (a, b), (a, b))  # a Scalar saves its inputs: their floats
     return out
 
 
 def _unary(op: Op, a: Scalar) -> Scalar:
     out = _snew(op.sfwd(a.data))
     if a.requires_grad and STATE.grad_enabled:
-        _record(out, op, (a,))
+        out._out = out.data
+        _record(out, op, (a,), (a,))
     return out
 
 
-class Scalar(Node):
+class Scalar(Recorded):
     """A float that remembers how it was computed; ``backward()`` fills every ``.grad``.
 
     Unlike Tensor, a Scalar requires grad by default (as in micrograd).  Scalars combine
@@ -68,7 +69,7 @@ class Scalar(Node):
     (1.0, 0.0)
     """
 
-    __slots__ = ()
+    __slots__ = ("data", "grad")
     _plain_ns = FLOAT_NS
 
     def __init__(self, data: float, requires_grad: bool = True, name: str | None = None
@@ -80,7 +81,6 @@ class Scalar(Node):
         self.requires_grad = bool(requires_grad)
         self._op = None
         self._parents = ()
-        self._ctx = None
         self._pending = None
         self._hooks = None
         if name is not None:
@@ -112,6 +112,9 @@ class Scalar(Node):
 
     def _accumulate(self, g: Any, create_graph: bool, fresh: bool) -> None:
         self.grad = self.grad + g
+
+    def _graph_out(self) -> Scalar:
+        return self  # a Scalar is its own node: its value is always at hand
 
     def detach(self) -> Scalar:
         """The same value, cut from the graph (does not require grad)."""
@@ -213,7 +216,8 @@ class Scalar(Node):
     def clip(self, min: float | None = None, max: float | None = None) -> Scalar:  # noqa: A002
         out = _snew(P.CLIP.sfwd(self.data, min, max))
         if self.requires_grad and STATE.grad_enabled:
-            _record(out, P.CLIP, (self,), (min, max))
+            out._out = out.data
+            _record(out, P.CLIP, (self,), (self,), (min, max))
         return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from . import engine
 from . import primitives as _P
-from .engine import STATE, Const, Node, Op, _record, bump_version, const
+from .engine import STATE, Const, Node, Op, Recorded, _annotate, bump_version, const, next_seq
 from .namespaces import NUMPY_NS
 
 __all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "tensor"]
@@ -72,22 +73,28 @@ class Tensor(Node):
     [[2.0, 4.0], [6.0, 8.0]]
     """
 
-    __slots__ = ()
+    __slots__ = ("data", "grad", "grad_fn")
     # numpy must not swallow a Tensor on the left of an operator (ndarray * Tensor): with
     # __array_ufunc__ = None numpy returns NotImplemented and Python calls Tensor.__rmul__.
     __array_ufunc__ = None
     _plain_ns = NUMPY_NS
+    # As a graph node a Tensor is always a leaf: a Tensor made by an op is not in the graph
+    # itself, its ``grad_fn`` (a TensorNode) is.
+    _op = None
+    _parents = ()
+
+    data: np.ndarray
+    grad: Tensor | None
+    grad_fn: TensorNode | None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         arr = _to_array(data, dtype)
         if requires_grad:
             _check_float(arr)
         self.data = arr
-        self.grad: Tensor | None = None
+        self.grad = None
         self.requires_grad = bool(requires_grad)
-        self._op = None
-        self._parents = ()
-        self._ctx = None
+        self.grad_fn = None
         self._pending = None
         self._hooks = None
 
@@ -107,6 +114,30 @@ class Tensor(Node):
     @property
     def size(self) -> int:
         return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True unless an op recorded in the graph made this tensor (``grad_fn`` is set)."""
+        return self.grad_fn is None
+
+    @property
+    def op_name(self) -> str:
+        """The short label of the op that made this tensor ("" for a leaf)."""
+        fn = self.grad_fn
+        return "" if fn is None else fn.op_name
+
+    @property
+    def _node(self) -> Node:
+        return self if self.grad_fn is None else self.grad_fn
+
+    @property  # type: ignore[override]
+    def name(self) -> str | None:
+        """A label for drawings and error messages (kept on the graph node of a non-leaf)."""
+        return self._node.__dict__.get("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._node.__dict__["name"] = value
 
     def numel(self) -> int:
         return self.data.size
@@ -168,8 +199,8 @@ class Tensor(Node):
         extra = ""
         if self.data.dtype != _DEFAULT_DTYPE[0]:
             extra += f", dtype={self.data.dtype}"
-        if self._op is not None:
-            extra += f", grad_fn=<{self._op.name}>"
+        if self.grad_fn is not None:
+            extra += f", grad_fn=<{self.grad_fn.op_name}>"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
@@ -213,10 +244,10 @@ class Tensor(Node):
 
     def _unwrap_grad(self, g: Any) -> Any:
         if not isinstance(g, Tensor):
-            g = Tensor(g, dtype=self.data.dtype)
-        elif g.dtype != self.data.dtype:
-            g = g.astype(self.data.dtype)
-        if g.shape != self.data.shape:
+            g = Tensor(g, dtype=self.dtype)
+        elif g.dtype != self.dtype:
+            g = g.astype(self.dtype)
+        if g.shape != self.shape:
             raise RuntimeError(f"hook: returned a gradient of shape {g.shape} for "
                                f"{self._describe()}")
         return g if STATE.grad_enabled else g.data
@@ -238,21 +269,29 @@ class Tensor(Node):
 
     def retain_grad(self) -> Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
-        if self._op is not None:
-            self._retains_grad = True
-            if self._hooks is None:
-                self._hooks = {}  # the driver's one test for per-node behaviour
+        fn = self.grad_fn
+        if fn is not None:
+            fn._retains_grad = weakref.ref(self)  # the node must not keep the tensor alive
+            if fn._hooks is None:
+                fn._hooks = {}  # the driver's one test for per-node behaviour
         return self
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether ``retain_grad()`` was called on this non-leaf tensor."""
+        fn = self.grad_fn
+        return fn is not None and bool(fn._retains_grad) and fn._retains_grad() is self
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
         replaces the gradient.  Returns a handle whose ``remove()`` unregisters it."""
         if not self.requires_grad:
             raise RuntimeError(f"register_hook: {self._describe()} does not require grad")
-        if self._hooks is None:
-            self._hooks = {}
-        handle = _HookHandle(self._hooks)
-        self._hooks[handle.key] = hook
+        node = self._node
+        if node._hooks is None:
+            node._hooks = {}
+        handle = _HookHandle(node._hooks)
+        node._hooks[handle.key] = hook
         return handle
 
     def detach(self) -> Tensor:
@@ -263,7 +302,7 @@ class Tensor(Node):
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place on a leaf (like PyTorch)."""
-        if self._op is not None and not requires_grad:
+        if self.grad_fn is not None and not requires_grad:
             raise RuntimeError("requires_grad_: only leaves can stop requiring grad; use "
                                "detach() on a non-leaf")
         if requires_grad:
@@ -272,9 +311,13 @@ class Tensor(Node):
         return self
 
     def _share_version(self) -> list[int]:
-        if self._vc is None:
-            self._vc = [0]
-        return self._vc
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = [0]
+            fn = self.grad_fn
+            if fn is not None and fn._out is not None:
+                fn._vc = vc  # the node saved this very array: it checks the same cell
+        return vc
 
     # ------------------------------------------------------------------ methods
     # Thin delegations to the functional API in ops.py (documented there).
@@ -422,9 +465,9 @@ class Tensor(Node):
 
     # ------------------------------------------------------------------ in-place
     # Each in-place op is its out-of-place twin written back into ``self.data``: the
-    # version stamp makes backward refuse values that were saved before the write, and the
-    # graph is rebased (``self`` becomes the new op's output; earlier consumers keep a
-    # snapshot of the old node) so gradients stay right -- PyTorch's semantics.
+    # version stamp makes backward refuse values that were saved before the write, and
+    # ``self.grad_fn`` becomes the new op's node, whose parent is the old one, so gradients
+    # stay right -- PyTorch's semantics.
     def add_(self, other: Any, *, alpha: builtins.float = 1) -> Tensor:
         return self._inplace("add_", _P.ADD, other * alpha if alpha != 1 else other)
 
@@ -465,28 +508,32 @@ class Tensor(Node):
         """Apply ``op(self, other)`` (or, with ``op=None``, ``self[index] = other``) in place."""
         recording = STATE.grad_enabled and (
             self.requires_grad or (isinstance(other, Tensor) and other.requires_grad))
-        if recording and self._op is None and self.requires_grad:
+        fn = self.grad_fn
+        if recording and fn is None and self.requires_grad:
             raise RuntimeError(
                 f"{name}: {self._describe()} is a leaf that requires grad and cannot be "
                 f"modified in place while gradients are recorded; update it under "
                 f"`with no_grad():` (as optimizers do) or use the out-of-place form")
-        if recording and self._op is not None and self._op.name in _VIEW_OPS:
+        if recording and fn is not None and fn.op_name in _VIEW_OPS:
             raise RuntimeError(
-                f"{name}: {self._describe()} is a view (made by '{self._op.name}') of a tensor "
+                f"{name}: {self._describe()} is a view (made by '{fn.op_name}') of a tensor "
                 f"in a graph; in-place writes through views are not supported, use the "
                 f"out-of-place form (e.g. where(...) or cat(...))")
         if not self.data.flags.writeable:
             raise RuntimeError(f"{name}: {self._describe()} is a read-only broadcast view "
                                f"(from expand/broadcast_to) and cannot be written in place")
         result: Tensor | None = None
+        # Recorded against an alias of the value before the write (same array, version
+        # cell and node): the new node must not hold ``self``, whose grad_fn it becomes.
+        src = self._alias() if recording else self
         if op is None:
             if recording:
-                result = _F.setitem(self, index, other)
+                result = _F.setitem(src, index, other)
                 new = result.data
             else:
                 new = other.data if isinstance(other, Tensor) else other
         else:
-            result = _binary(op, self, other)
+            result = _binary(op, src, other)
             new = result.data
         try:
             if op is None and not recording:
@@ -497,22 +544,21 @@ class Tensor(Node):
             raise type(e)(f"{name}: cannot write the result into {self._describe()}: "
                           f"{e}") from None
         bump_version(self)
-        if recording and result is not None and result._op is not None:
-            self._rebase(result)
+        if recording and result is not None and result.grad_fn is not None:
+            # The new node's parent is the old node (or self as a leaf): earlier consumers
+            # keep the old node, so nothing else needs rewiring.
+            label = self.name
+            self.grad_fn = result.grad_fn
+            self.requires_grad = True
+            if label is not None:
+                self.name = label  # the name follows the tensor to its new node
         return self
 
-    def _rebase(self, result: Tensor) -> None:
-        """Make ``self`` the output of ``result``'s op; keep the old node as a snapshot."""
-        old = _make(self.data)
-        old.requires_grad, old._op, old._parents = self.requires_grad, self._op, self._parents
-        old._ctx, old._vc, old._meta, old.name = self._ctx, self._vc, self._meta, self.name
-        if self._op is not None:
-            old._stamp, old._seq, old._fits = self._stamp, self._seq, self._fits
-        self._history = [*(self._history or ()), (STATE.inplace_stamp, old)]
-        self.requires_grad, self._op, self._ctx = True, result._op, result._ctx
-        self._parents = tuple(old if p is self else p for p in result._parents or ())
-        self._stamp, self._seq, self._meta = result._stamp, result._seq, result._meta
-        self._fits = result._fits
+    def _alias(self) -> Tensor:
+        """Another Tensor object for the same array, version cell and graph node."""
+        t = _make(self.data)
+        t.requires_grad, t.grad_fn, t._vc = self.requires_grad, self.grad_fn, self._share_version()
+        return t
 
     # ------------------------------------------------------------------ operators
     def __add__(self, other: Any) -> Tensor:
@@ -625,15 +671,102 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 _new = object.__new__
 
 
-def _made_by(data: np.ndarray, op: Op, parents: tuple, ctx: Any = None) -> Tensor:
-    """A Tensor around ``data`` recorded as ``op`` of ``parents`` (the hot path of every op
-    in grad mode: each field is set once)."""
-    t = _new(Tensor)
+class TensorNode(Recorded):
+    """The graph node of a Tensor made by an op (its ``grad_fn``): the op, the inputs'
+    nodes, the values its rules read, and the output's shape and dtype -- not the output.
+
+    It answers ``.data`` with itself: where a rule receives an input it does not read, it
+    gets this node, which has the ``shape``, ``dtype`` and ``ndim`` a rule may still ask.
+    """
+
+    __slots__ = ("dtype", "shape")
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    _plain_ns = NUMPY_NS
+    # Class constants shadowing Node's slots: one store fewer per op.  A node is always
+    # recorded, so it requires grad; hooks (rare) land in the instance dict.
+    requires_grad = True  # type: ignore[misc]
+    _hooks: dict[int, Callable] | None = None  # type: ignore[misc]
+
+    @property
+    def data(self) -> TensorNode:
+        return self
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The ``.grad`` of the tensor that called ``retain_grad()``, if it is alive."""
+        holder = self._retains_grad() if self._retains_grad else None
+        return None if holder is None else holder.grad
+
+    def _graph_out(self) -> Tensor:
+        t = _make(self._out)
+        t.requires_grad, t.grad_fn, t._vc = True, self, self._vc
+        return t
+
+    def _accumulate(self, g: Any, create_graph: bool, fresh: bool) -> None:
+        holder = self._retains_grad()  # retain_grad(): the tensor, if it is still alive
+        if holder is not None:
+            holder._accumulate(g, create_graph, fresh)
+
+    _wrap_grad = Tensor._wrap_grad
+    _unwrap_grad = Tensor._unwrap_grad
+
+    def _describe(self) -> str:
+        name = f"'{self.name}' " if self.name else ""
+        return f"tensor {name}of shape {self.shape} and dtype {self.dtype} made by op " \
+               f"'{self.op_name}'"
+
+    def __repr__(self) -> str:
+        return f"<{self.op_name} node: shape {self.shape}, dtype {self.dtype}>"
+
+
+def _made_by(data: np.ndarray, op: Op, inputs: tuple, ctx: Any = None, fits: bool = False
+             ) -> Tensor:
+    """A Tensor around ``data`` made by ``op`` of ``inputs``, and its node (the hot path of
+    every op in grad mode: each field is set once, ``engine._record`` inlined).  ``fits``:
+    the caller knows the gradients fit their inputs (``Recorded._fits``)."""
+    node = _new(TensorNode)
+    node._pending = None
+    node.shape = data.shape
+    node.dtype = data.dtype
+    # _saved: per input, the input itself where a rule that will run reads it, else its node.
+    parents: tuple
+    if len(inputs) == 2:
+        a, b = inputs
+        fa, fb = a.grad_fn, b.grad_fn  # a constant's is None too
+        pa, pb = a if fa is None else fa, b if fb is None else fb
+        parents = (pa, pb)
+        keep, out = op.plans[a.requires_grad + 2 * b.requires_grad]  # type: ignore[index]
+        node._saved = inputs if keep is True else parents if keep is False else (
+            a if keep[0] else pa, b if keep[1] else pb)
+    elif len(inputs) == 1:
+        fa = inputs[0].grad_fn
+        parents = (inputs[0] if fa is None else fa,)
+        keep, out = op.plans[1]  # type: ignore[index]
+        node._saved = inputs if keep else parents
+    else:
+        parents = tuple([x._node for x in inputs])
+        keep, out = op.plan(sum(x.requires_grad << i for i, x in enumerate(inputs)))
+        node._saved = inputs if keep is True else parents if keep is False else tuple(
+            [x if k else p for x, p, k in zip(inputs, parents, keep, strict=True)])
+    node._out = data if out else None
+    node._op = op
+    node._parents = parents
+    node._ctx = ctx
+    node._fits = fits or op.elementwise
+    node._seq = next_seq()
+    if STATE.annotate:
+        _annotate(node, data)
+    t = _new(Tensor)  # not a graph node itself: _pending and _hooks stay unset
     t.data = data
     t.grad = None
-    t._pending = None
-    t._hooks = None
-    _record(t, op, parents, ctx)
+    t.requires_grad = True
+    t.grad_fn = node
     return t
 
 
@@ -643,9 +776,7 @@ def _make(data: np.ndarray) -> Tensor:
     t.data = data
     t.grad = None
     t.requires_grad = False
-    t._op = None
-    t._parents = ()
-    t._ctx = None
+    t.grad_fn = None
     t._pending = None
     t._hooks = None
     return t
@@ -709,12 +840,15 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
             bd = b.data
         else:
             number = type(b) in _PY_NUMBERS
-            b = _constant(b, ad, op, number)
+            # The cache hit of _constant, inlined: most operands are a few repeated numbers.
+            c = _NUMBER_CONSTS.get((b, ad.dtype)) if number else None
+            b = c if c is not None else _constant(b, ad, op, number)
             bd = b.data
     else:
         bd = b.data
         number = type(a) in _PY_NUMBERS
-        a = _constant(a, bd, op, number)
+        c = _NUMBER_CONSTS.get((a, bd.dtype)) if number else None
+        a = c if c is not None else _constant(a, bd, op, number)
         ad = a.data
     try:
         data = op.fwd(ad, bd)
@@ -723,9 +857,8 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
     if type(data) is not np.ndarray:
         data = np.asarray(data)
     if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
-        out = _made_by(data, op, (a, b))
-        out._fits = number or (ad.dtype is bd.dtype and ad.shape == bd.shape)
-        return out
+        return _made_by(data, op, (a, b), None,
+                        number or (ad.dtype is bd.dtype and ad.shape == bd.shape))
     return _make(data)
 
 
@@ -748,14 +881,18 @@ def _apply(op: Op, inputs: tuple[Tensor, ...], data: Any, ctx: Any = None,
     ``view_of``: the output shares memory with that input, so they share a version counter
     (an in-place write through either is seen by the other's saved-value check).
     """
-    out = _make(data if type(data) is np.ndarray else np.asarray(data))
-    if view_of is not None:
-        out._vc = view_of._share_version()
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    out = None
     if STATE.grad_enabled:
         for x in inputs:
             if x.requires_grad:
-                _record(out, op, inputs, ctx)
+                out = _made_by(data, op, inputs, ctx)
                 break
+    if out is None:
+        out = _make(data)
+    if view_of is not None:
+        out._vc = view_of._share_version()
     return out
 
 

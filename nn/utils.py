@@ -24,6 +24,8 @@ __all__ = [
 
 
 def _as_list(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    """One tensor, or any iterable of them -- ``model.parameters()`` is a generator, so it
+    is read exactly once, here."""
     return [parameters] if isinstance(parameters, Tensor) else list(parameters)
 
 
@@ -41,7 +43,8 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     >>> clip_grad_norm_([p], 1.0).item(), [round(v, 4) for v in p.grad.tolist()]
     (5.0, [0.6, 0.8])
     """
-    grads = [p.grad.data for p in _as_list(parameters) if p.grad is not None]
+    params = [p for p in _as_list(parameters) if p.grad is not None]
+    grads = [p.grad.data for p in params]  # type: ignore[union-attr]
     if not grads:
         return ag.tensor(0.0)
     norms = np.array([np.linalg.norm(g.ravel(), norm_type) for g in grads], np.float64)
@@ -50,9 +53,8 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
                            f"gradients is {total}; pass error_if_nonfinite=False to clip anyway")
     coef = min(max_norm / (total + 1e-6), 1.0)
-    for p in _as_list(parameters):
-        if p.grad is not None:
-            p.grad = Tensor(p.grad.data * coef)
+    for p, g in zip(params, grads, strict=True):
+        p.grad = Tensor(g * coef)
     return ag.tensor(total)
 
 

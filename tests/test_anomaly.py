@@ -46,6 +46,6 @@ def test_anomaly_mode_is_off_by_default_and_restored():
         assert ag.engine.STATE.anomaly
         y = ag.tensor([1.0], requires_grad=True) * 2
     assert not ag.engine.STATE.anomaly
-    assert "site" in y._meta
+    assert "site" in y.grad_fn._meta
     z = ag.tensor([1.0], requires_grad=True) * 2
-    assert z._meta is None
+    assert z.grad_fn._meta is None

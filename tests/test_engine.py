@@ -389,8 +389,8 @@ def test_python_numbers_give_numpys_own_result(dtype, number):
 def test_number_constants_are_shared_safely_between_graphs():
     x = ag.tensor([1.0, 2.0], requires_grad=True)
     a, b = x * 1.25, x * 1.25
-    assert a._parents[1] is b._parents[1]  # one immutable constant for both
-    assert not a._parents[1].data.flags.writeable
+    assert a.grad_fn._parents[1] is b.grad_fn._parents[1]  # one immutable constant for both
+    assert not a.grad_fn._parents[1].data.flags.writeable
     (a.sum() + (b * b).sum()).backward()
     np.testing.assert_allclose(x.grad.data, 1.25 + 2 * 1.25**2 * x.data)
     x.grad = None

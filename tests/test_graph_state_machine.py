@@ -9,8 +9,8 @@ d node / d leaf accumulated *forwards* at creation (sum over its parents of loca
 times the parent's), which by distributivity is the sum over all paths of the products of
 local Jacobians.  Invariants: each leaf's ``.grad`` is the sum of Jᵀw over the backward
 calls since its last ``zero_grad``; a backward through a freed node raises, and only then;
-dtypes never change; and the number of live graph nodes is exactly the number of recorded,
-unreleased nodes the model holds (no leaks, no reference cycles).
+dtypes never change; and the number of live graph nodes is exactly the number of recorded
+nodes the model holds, released or not (no leaks, no reference cycles).
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ class GraphMachine(RuleBasedStateMachine):
         """A failed backward may have run part of the graph: take the engine's word for what
         it freed and accumulated (it must still be consistent from here on)."""
         for r in self.recs:
-            r.released = r.recorded and r.tensor._parents is None
+            r.released = r.recorded and r.tensor.grad_fn._saved is None
         for leaf, rec in self.leaves.items():
             g = rec.tensor.grad
             self.expected[leaf] = None if g is None else g.numpy().astype(np.float64)
@@ -269,8 +269,8 @@ class GraphMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         try:
-            unreleased = sum(r.recorded and not r.released for r in self.recs)
-            assert ag.live_nodes() - self.baseline == unreleased
+            # Released or not, a node's structure lives exactly as long as its tensor.
+            assert ag.live_nodes() - self.baseline == sum(r.recorded for r in self.recs)
             for r in self.recs:  # the model lets go of the graph: nothing may survive
                 r.tensor = None
             assert ag.live_nodes() == self.baseline

@@ -71,9 +71,17 @@ def test_graph_is_freed_after_backward_unless_retained():
     h = (x * 2).exp()
     y = (h * h).sum()
     assert ag.live_nodes() == start + 4
+    mul = y.grad_fn._parents[0]
+    assert mul._saved[0] is h  # mul reads both of its inputs: it saved them
     y.backward()
-    assert h._parents is None and y._parents is None  # saved references dropped
-    del h, y
+    # The saved values are dropped; the structure (ops, edges, shapes) stays for drawings...
+    assert h.grad_fn._saved is None and y.grad_fn._saved is None and mul._saved is None
+    assert h.grad_fn._out is None  # exp's saved output too
+    assert ag.live_nodes() == start + 4
+    assert [n.op_name for n in (y.grad_fn, mul, h.grad_fn)] == ["sum", "mul", "exp"]
+    assert mul.shape == (2,) and mul.dtype == np.float32
+    # ... until the output is dropped.
+    del h, y, mul
     assert ag.live_nodes() == start
 
 
@@ -124,3 +132,36 @@ def test_million_node_tensor_chain_backward():
     expect = float(np.float32(1.0001)) ** (DEEP // 2)  # the float32 multiplier, exactly
     np.testing.assert_allclose(x.grad.data, [expect], rtol=1e-3)
     del y
+
+
+def test_forward_of_a_relu_mlp_keeps_only_what_backward_reads():
+    """10 Linear+ReLU layers: backward reads each layer's input (saved by the product) and
+    each ReLU's output -- the same array, the next layer's input -- and nothing else.  The
+    pre-activations (the products) are freed during the forward pass, as in PyTorch; before
+    the graph nodes were split from the tensors they were all kept, twice the memory."""
+    import tracemalloc
+
+    import nn
+
+    layers, batch, width = 10, 64, 256
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(*[m for _ in range(layers) for m in (nn.Linear(width, width), nn.ReLU())])
+    model.double()
+    x = ag.tensor(rng.standard_normal((batch, width)))
+    act = batch * width * 8  # bytes of one activation
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        out = model(x)
+        held, peak = (m - base for m in tracemalloc.get_traced_memory())
+    finally:
+        tracemalloc.stop()
+    # Saved: the 9 hidden activations and the output (the input x was allocated before);
+    # everything else is small (nodes, shapes).  Peak: one product more, while its ReLU runs.
+    assert held < (layers + 0.5) * act, (held / act, "activations held after the forward")
+    assert peak < (layers + 1.5) * act, (peak / act, "activations at the peak")
+    assert held > (layers - 0.5) * act  # the saved ones are really there
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())

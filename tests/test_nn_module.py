@@ -215,12 +215,12 @@ def test_deepcopy_and_pickle_keep_structure_and_scopes():
     for clone in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
         np.testing.assert_array_equal(clone(x).data, m(x).data)
         assert clone.layers[0].fc.weight is not m.layers[0].fc.weight
-        assert clone.layers[1].fc(x)._meta["scope"] == ("MLP", "layers", "1", "fc")
+        assert clone.layers[1].fc(x).grad_fn._meta["scope"] == ("MLP", "layers", "1", "fc")
 
 
 def scopes(out):
     """Scope of every recorded node reachable from ``out`` (iteratively)."""
-    found, stack, seen = set(), [out], set()
+    found, stack, seen = set(), [out.grad_fn], set()
     while stack:
         node = stack.pop()
         if id(node) in seen or node._op is None:

@@ -40,6 +40,29 @@ def test_clip_grad_norm_scales_all_gradients_together(norm_type):
     np.testing.assert_allclose(params[0].grad.data, g1 * coef)  # below max_norm: untouched
 
 
+@pytest.mark.parametrize("form", ["generator", "list", "single tensor"])
+def test_clipping_takes_a_generator_a_list_or_one_tensor(form):
+    """``clip_grad_norm_(model.parameters(), ...)`` is how everyone calls it: the generator
+    must be read once, not once for the norm and again (empty) for the scaling."""
+    model = nn.Linear(3, 2)
+    if form == "single tensor":
+        model.bias.requires_grad_(False)
+    for p in model.parameters():
+        p.grad = ag.Tensor(np.full(p.shape, 10.0, np.float32))
+    chosen = [p for p in model.parameters() if p.requires_grad]
+    arg = {"generator": (p for p in chosen), "list": chosen,
+           "single tensor": model.weight}[form]
+    total = clip_grad_norm_(arg, 1.0).item()
+    assert total == pytest.approx(10.0 * math.sqrt(sum(p.data.size for p in chosen)))
+    norm = math.sqrt(sum(float(np.sum(p.grad.data.astype(np.float64) ** 2)) for p in chosen))
+    assert norm == pytest.approx(1.0, rel=1e-5)
+    arg = {"generator": (p for p in chosen), "list": chosen,
+           "single tensor": model.weight}[form]
+    clip_grad_value_(arg, 0.01)
+    for p in chosen:
+        assert np.abs(p.grad.data).max() <= 0.01 + 1e-9
+
+
 def test_clipping_never_writes_into_a_shared_gradient_array():
     shared = np.array([30.0, 40.0])
     a, b = with_grads(shared, shared)

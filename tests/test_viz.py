@@ -117,13 +117,13 @@ def chain(steps):
 def test_neuron_golden_before_and_after_backward():
     out, _ = neuron()
     check_golden("neuron_forward.dot", to_dot(out))
-    out.backward(retain_graph=True)
+    out.backward()
     check_golden("neuron.dot", to_dot(out))
 
 
 def test_mlp_golden_clusters_and_collapsed():
     loss, params = mlp()
-    loss.backward(retain_graph=True)
+    loss.backward()
     check_golden("mlp.dot", to_dot(loss, params=params))
     check_golden("mlp_collapse1.dot", to_dot(loss, params=params, collapse=1))
 
@@ -363,7 +363,7 @@ def test_overlay_is_on_only_after_backward():
     assert "penwidth" not in to_dot(out)
     assert "penwidth" in to_dot(out, overlay=True)  # forced before backward: no .grad change
     assert out._parents[0]._parents[1].grad == 0.0
-    out.backward(retain_graph=True)
+    out.backward()
     assert "penwidth" in to_dot(out)
     assert "penwidth" not in to_dot(out, overlay=False)
 
@@ -411,15 +411,62 @@ def test_path_highlights_parameters_and_greys_out_unused_ones():
     assert {(s, d): attr(t, "color") for s, d, t in only_fc2}[("v1", "o2")] == "#c8c8c8"
 
 
-def test_freed_graph_is_drawn_dashed():
-    out, _ = neuron()
+def ids_and_edges(dot):
+    nodes, edges = statements(dot)
+    return list(nodes), [(a, b) for a, b, _ in edges]
+
+
+def grads_shown(dot):
+    return {k: [g.strip() for g in re.findall(r"grad [^|}]*", attr(t, "label") or "")]
+            for k, t in statements(dot)[0].items()}
+
+
+@pytest.mark.parametrize("make", [neuron, mlp], ids=["scalar neuron", "tensor mlp"])
+def test_a_plain_backward_leaves_the_whole_graph_to_draw(make):
+    """The seeds' and micrograd's flow: backward() (no retain_graph), then draw."""
+    out, _ = make()
+    before = to_dot(out)
     out.backward()
-    nodes, edges = statements(to_dot(out))
-    assert list(nodes) == ["o0", "v0"] and len(edges) == 1  # its inputs are gone
-    assert all("dashed" in attr(t, "style") for t in nodes.values())
-    assert "freed by backward()" in attr(nodes["v0"], "label")
-    with pytest.raises(ValueError, match=r"retain_graph=True"):
-        to_dot(out, overlay=True)
+    after = to_dot(out)
+    assert ids_and_edges(after) == ids_and_edges(before)  # same nodes, same edges
+    kept, _ = make()
+    kept.backward(retain_graph=True)
+    assert grads_shown(after) == grads_shown(to_dot(kept))  # the same backward overlay
+    assert "penwidth" in after  # the overlay is on: leaves hold gradients
+    assert statements(to_dot(out, show_grad=False))[0].keys() == statements(after)[0].keys()
+    assert "grad " not in to_dot(out, show_grad=False, overlay=False)
+    for text in statements(after)[0].values():  # every leaf shows its data
+        if "#fff2cc" in text or "#e8e8e8" in text:
+            assert "data " in attr(text, "label")
+    if make is neuron:  # Scalars keep every value: the picture is the retained one
+        assert after == to_dot(kept)
+
+
+def test_only_values_that_were_freed_are_drawn_freed():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    w = ag.tensor([[2.0, 0.0], [0.0, 3.0]], requires_grad=True)
+    held = x @ w  # the user holds it: its value is alive
+    loss = ((held + 1.0) * 0.5).sum()  # nobody holds held + 1 and no rule reads it: freed
+    nodes, _ = statements(to_dot(loss, overlay=False))
+    labels = [attr(t, "label") for t in nodes.values()]
+    assert sum("value freed" in label for label in labels) == 2  # dropped, and dropped*0.5
+    assert any("data [2, 6]" in label and "value freed" not in label for label in labels)
+    loss.backward()
+    nodes, _ = statements(to_dot(loss))
+    freed = [k for k, t in nodes.items() if "value freed" in attr(t, "label")]
+    assert all("dashed" in attr(nodes[k], "style") for k in freed) and len(freed) == 2
+    assert "grad norm" in attr(nodes[freed[0]], "label")  # the overlay recomputed it
+
+
+def test_overlay_after_the_parameters_changed_is_refused_clearly():
+    x = ag.tensor([1.0, 2.0], requires_grad=True)
+    loss = ((x * 3.0).exp() * 2.0).sum()  # mul by 2 saves exp's output, which dies below
+    loss.backward()
+    with ag.no_grad():
+        x -= 0.1 * x.grad  # an optimizer step: replaying the forward would now lie
+    assert "penwidth" not in to_dot(loss)  # auto: no overlay, still the whole graph
+    with pytest.raises(ValueError, match=r"overlay=True needs every value.*modified in place"):
+        to_dot(loss, overlay=True)
 
 
 # ---------------------------------------------------------------------- NaN / Inf

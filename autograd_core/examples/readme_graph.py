@@ -37,7 +37,7 @@ def neuron() -> Scalar:
     n.name = "n"
     out = n.relu()
     out.name = "out"
-    out.backward(retain_graph=True)  # keep the graph: the picture shows the backward pass
+    out.backward()  # the graph survives backward: the picture shows the backward pass
     return out
 
 

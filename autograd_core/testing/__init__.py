@@ -44,9 +44,10 @@ from typing import Any
 import numpy as np
 
 from .. import engine
-from ..engine import Const, Node, Op, _record, const
+from ..engine import Const, Node, _record, const
+from ..replay import values, walk
 from ..scalar import Scalar, _snew
-from ..tensor import Tensor, _make
+from ..tensor import Tensor, _apply
 
 __all__ = ["GradcheckError", "RuleMismatch", "bisect_grads", "check_grads", "replay_float64"]
 
@@ -521,16 +522,19 @@ def bisect_grads(f: Callable, *args: Any, order: int = 1, eps: float | None = No
     spec = _Args(args)
     call_args, _ = spec.build(spec.x0)
     outs = [o for o in _outputs(f(*call_args), _name(f)) if o.requires_grad]
-    order_nodes, _ = engine.toposort(outs)
-    nodes = [n for n in reversed(order_nodes) if n._op is not None]
+    graph, place = walk([o._node for o in outs])  # inputs first
+    parents = [tuple(place[id(p)] for p in n._parents) for n in graph]
+    vals, _ = values(graph, parents, {id(o._node): o.data for o in outs})
+    nodes = [(n, vals[i], [vals[p] for p in parents[i]])
+             for i, n in enumerate(graph) if n._op is not None and n.requires_grad]
     at_kink = None
-    for position, node in enumerate(nodes, 1):
+    for position, (node, out, inputs) in enumerate(nodes, 1):
         try:
-            _check_node(node, order, tol, seed)
+            _check_node(node, inputs, order, tol, seed)
         except GradcheckError as err:
-            found = _mismatch(node, position, len(nodes), str(err), err.at_kink)
+            found = _mismatch(node, out, inputs, position, len(nodes), str(err), err.at_kink)
         except Exception as exc:  # a rule that crashes is the culprit too
-            found = _mismatch(node, position, len(nodes),
+            found = _mismatch(node, out, inputs, position, len(nodes),
                               f"its rule or forward raised {exc!r}", False)
         else:
             continue
@@ -540,51 +544,47 @@ def bisect_grads(f: Callable, *args: Any, order: int = 1, eps: float | None = No
     return at_kink
 
 
-def _recorded(node: Node) -> tuple[Op, tuple[Node, ...]]:
-    """A recorded node's op and parents (the bisection only walks recorded nodes)."""
-    assert node._op is not None and node._parents is not None
-    return node._op, node._parents
-
-
-def _mismatch(node: Node, position: int, count: int, detail: str, at_kink: bool
-              ) -> RuleMismatch:
-    op, parents = _recorded(node)
+def _mismatch(node: Node, out: Any, inputs: list[Any], position: int, count: int, detail: str,
+              at_kink: bool) -> RuleMismatch:
+    assert node._op is not None
     meta = node._meta or {}
     site = meta.get("site")
     return RuleMismatch(
-        op=op.name, position=position, nodes=count,
-        input_shapes=tuple(np.shape(p.data) for p in parents),
-        output_shape=np.shape(node.data), site=None if site is None else str(site),
+        op=node._op.name, position=position, nodes=count,
+        input_shapes=tuple(np.shape(v) for v in inputs),
+        output_shape=np.shape(out), site=None if site is None else str(site),
         scope=tuple(meta.get("scope", ())), at_kink=at_kink, detail=detail)
 
 
 def _replay(node: Node, parents: Sequence[Node]) -> Node:
     """``node``'s op applied anew to ``parents`` (same ctx), recorded like the original."""
-    op, ctx = _recorded(node)[0], node._ctx
+    op, ctx = node._op, getattr(node, "_ctx", None)
+    assert op is not None
     inputs = [p.data for p in parents]
     forward = op.sfwd if isinstance(node, Scalar) else op.fwd
-    assert forward is not None
     data = forward(*inputs, *(ctx or ()))
     if isinstance(node, Scalar):
-        out: Node = _snew(data)
-    else:
-        out = _make(data if type(data) is np.ndarray else np.asarray(data))
-    if engine.is_grad_enabled() and any(p.requires_grad for p in parents):
-        _record(out, op, tuple(parents), ctx)
-    return out
+        out = _snew(data)
+        if engine.is_grad_enabled() and any(p.requires_grad for p in parents):
+            out._out = data
+            _record(out, op, tuple(parents), tuple(parents), ctx)
+        return out
+    return _apply(op, tuple(parents), data, ctx)  # type: ignore[arg-type]
 
 
-def _check_node(node: Node, order: int, tol: _Tol, seed: int) -> None:
+def _check_node(node: Node, inputs: list[Any], order: int, tol: _Tol, seed: int) -> None:
     """Check one node's rules at its recorded inputs (constants stay constants)."""
-    op, parents = _recorded(node)
+    op = node._op
+    assert op is not None
 
     def op_at(*inputs: Any) -> Node:
         return _replay(node, [x if isinstance(x, Node) else const(x) for x in inputs])
 
     op_at.__qualname__ = op.name
-    args = [p.data if type(p) is Const else
-            Scalar(p.data, requires_grad=p.requires_grad) if isinstance(p, Scalar) else
-            Tensor(p.data, requires_grad=p.requires_grad) for p in parents]
+    args = [v if type(p) is Const else
+            Scalar(v, requires_grad=p.requires_grad) if isinstance(p, Scalar) else
+            Tensor(v, requires_grad=p.requires_grad) for p, v in zip(node._parents, inputs,
+                                                                   strict=True)]
     spec = _Args(args)
     call_args, _ = spec.build(spec.x0)
     out = op_at(*call_args)

@@ -25,9 +25,11 @@ parameters (leaves that require grad) yellow, inputs (leaves that do not) grey, 
 (numbers and arrays an op was given) small grey boxes, outputs (the roots) green and bold.
 Without the overlay (below) the grad shown is ``.grad``: leaves and ``retain_grad()`` nodes.
 
-``backward()`` frees the graph unless ``retain_graph=True``: a freed node is drawn dashed,
-as a node whose inputs are no longer known.  So draw before backward, or call
-``backward(retain_graph=True)`` to see the backward pass.
+The graph keeps its structure after ``backward()`` (ops, edges, shapes, dtypes, leaves with
+data and grad), so drawing after backward shows the same nodes and edges as before it.  A
+Tensor's intermediate value is kept only while a backward rule reads it or the drawn root
+is it; one that was freed (during the forward, because nothing read it, or by backward) is
+drawn dashed with "value freed".  Scalars keep every value.
 
 Values and gradients holding NaN or Inf are filled red.  The origin -- the first node in
 topological order whose value is not finite, or else the first one backward reached whose
@@ -56,9 +58,11 @@ collapse : None (default) draws every node, each module as a ``subgraph cluster_
 fold_repeats : with ``collapse``, the fewest back-to-back repeats of a block that are folded
     (default 3); None keeps every module and op apart.
 overlay : the backward overlay.  None (default) turns it on when a leaf of the graph holds
-    a gradient, i.e. after ``backward(retain_graph=True)``; True / False force it.  It
-    computes d(sum of the roots)/d(node) for every node with the engine (no ``.grad`` is
-    changed; registered hooks do run), shows that as each node's grad, and draws each edge
+    a gradient, i.e. after ``backward()``; True / False force it.  It runs the chain rule
+    over the drawing's own values (freed ones are recomputed from the leaves by replaying
+    the ops: ``autograd_core.replay``) with each op's rules -- no ``.grad`` is changed and
+    hooks do not run -- to give d(sum of the roots)/d(node) for every node, shows that as
+    each node's grad, and draws each edge
     with width and colour growing with the log of the gradient flowing along it (faint: a
     million times smaller than the largest; dashed grey: no gradient flows).
 path : True highlights every path from the output to a parameter (the given ``params`` /

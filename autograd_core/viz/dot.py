@@ -92,11 +92,10 @@ class _Painter:
             label = self._const_label(node.data) if role == "const" else self._value_label(u)
             where.node(f"v{u}", label, **self._attrs(role, u, on))
             return
-        freed = view.parents[u] is None
-        where.node(f"o{u}", _plain_text(node.op_name),
-                   **self._attrs("op", None, on, dashed=freed))
+        where.node(f"o{u}", _plain_text(node.op_name), **self._attrs("op", None, on))
         role = "output" if u in self.roots else "value"
-        where.node(f"v{u}", self._value_label(u), **self._attrs(role, u, on, dashed=freed))
+        where.node(f"v{u}", self._value_label(u),
+                   **self._attrs(role, u, on, dashed=not view.kept[u]))
 
     def _attrs(self, role: str, i: int | None, on: bool | None, dashed: bool = False,
                bad: bool = False, origin: bool = False) -> dict[str, str]:
@@ -120,25 +119,25 @@ class _Painter:
 
     def _value_label(self, i: int) -> str:
         view, opts = self.view, self.opts
-        node, data = view.nodes[i], view.nodes[i].data
+        node, data = view.nodes[i], view.values[i]
         name = view.names[i]
         fields = [name] if name else []
-        is_tensor = isinstance(data, np.ndarray)
-        if is_tensor:
-            fields.append(f"{_shape(data)} {data.dtype}")
-        if opts.show_data:
-            fields.append("data " + (_summary(data) if is_tensor else _num(data)))
+        dtype = getattr(node, "dtype", None)  # Tensors and their nodes; not Scalars
+        if dtype is not None:
+            fields.append(f"{_shape(node)} {dtype}")
+        if opts.show_data and view.kept[i]:
+            fields.append("data " + (_summary(data) if dtype is not None else _num(data)))
         if opts.show_grad and view.grads[i] is not None:
             fields.append(_grad_text(view.grads[i]))
-        if node._op is not None and view.parents[i] is None:
-            fields.append("freed by backward()")
+        if not view.kept[i]:
+            fields.append("value freed")
         if view.origin == i:
             fields += [view.origin_note, view.origin_site]
         return self._record([f for f in fields if f] or ["scalar"])
 
     def _const_label(self, data: Any) -> str:
         if isinstance(data, np.ndarray) and data.size != 1:
-            text = f"{_shape(data)} {data.dtype}"
+            text = f"{tuple(data.shape)} {data.dtype}"
         elif self.opts.show_data:
             text = _num(data.item() if isinstance(data, np.ndarray) else data)
         else:
@@ -180,12 +179,12 @@ class _Painter:
         lines = []
         for word, which in (("in", group.inputs), ("out", group.outputs)):
             if which:
-                shapes = list(dict.fromkeys(_shape(nodes[i].data) for i in which))
+                shapes = list(dict.fromkeys(_shape(nodes[i]) for i in which))
                 lines.append(_clip(f"{word} " + "; ".join(shapes), limit))
         leaves = [nodes[i] for i in group.members if nodes[i]._op is None]
         params = [p for p in leaves if p.requires_grad and type(p) is not Const]
         if params:
-            size = int(np.sum([np.size(p.data) for p in params]))
+            size = int(np.sum([np.size(p.data) for p in params]))  # leaves: data is theirs
             lines.append(_count(len(params), "param") + ", " + _count(size, "value"))
         if len(leaves) > len(params):
             lines.append(_count(len(leaves) - len(params), "constant"))
@@ -194,7 +193,7 @@ class _Painter:
     def _unreached(self, k: int, name: str, node: Any) -> None:
         fields = [name] if name else []
         if isinstance(node.data, np.ndarray):
-            fields.append(f"{_shape(node.data)} {node.data.dtype}")
+            fields.append(f"{_shape(node)} {node.data.dtype}")
         fields.append("no gradient: not in this graph")
         attrs = self._attrs("param", None, False, dashed=True)
         self.graph.node(f"x{k}", self._record(fields), **attrs)
@@ -276,8 +275,12 @@ def _num(v: Any) -> str:
     return f"{float(v):.4g}"
 
 
-def _shape(data: Any) -> str:
-    return str(tuple(data.shape)) if isinstance(data, np.ndarray) else "scalar"
+def _shape(node: Any) -> str:
+    """A node's shape as drawn: Tensors and their nodes have one, Scalars do not."""
+    shape = getattr(node, "shape", None)
+    if shape is None and isinstance(getattr(node, "data", None), np.ndarray):
+        shape = node.data.shape  # a constant array
+    return "scalar" if shape is None else str(tuple(shape))
 
 
 def _summary(a: np.ndarray) -> str:

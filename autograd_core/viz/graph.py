@@ -1,16 +1,16 @@
-"""What a drawing knows about a graph: iterative walk, names, scopes, gradients, NaN, paths."""
+"""What a drawing knows about a graph: values, names, scopes, gradients, NaN, paths."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..engine import STATE, Const, Node
-from ..engine import grad as engine_grad
+from ..engine import Const, Node
+from ..replay import values, walk
 
 
 @dataclass
@@ -22,7 +22,9 @@ class GraphView:
     """
 
     nodes: list[Node]  # every node after all of its parents
-    parents: list[tuple[int, ...] | None]  # parent positions; None once backward released it
+    parents: list[tuple[int, ...]]  # parent positions
+    values: list[Any]  # each node's value (recomputed where freed; None if impossible)
+    kept: list[bool]  # the graph still holds the value (False: freed, shown as such)
     roots: list[int]
     scopes: list[tuple[str, ...]]  # module path; a leaf takes the common path of its consumers
     names: list[str | None]
@@ -35,40 +37,6 @@ class GraphView:
     origin_site: str  # where the origin was created (only recorded under detect_anomaly)
     on_path: list[bool] | None  # set by the ``path`` option
     unreached: list[tuple[str, Node]]  # selected parameters not in the graph (no gradient)
-
-
-def walk(roots: Iterable[Node]) -> tuple[list[Node], dict[int, int]]:
-    """Every node reachable from ``roots`` (constants too), parents first; iterative DFS.
-
-    Parents are visited in argument order, so the numbering follows the order in which the
-    expression was written (``x1, w1, mul, x2, ...``).
-    """
-    order: list[Node] = []
-    position: dict[int, int] = {}  # -1 while a node's parents are still being visited
-    unfinished: list[Node] = []
-    # None on the stack means "the last unfinished node has all its parents placed"; it
-    # saves building a (node, state) pair per visit on graphs of millions of nodes.
-    stack: list[Node | None] = list(reversed(list(roots)))
-    while stack:
-        node = stack.pop()
-        if node is None:
-            done = unfinished.pop()
-            position[id(done)] = len(order)
-            order.append(done)
-            continue
-        key = id(node)
-        if key in position:
-            continue
-        parents = node._parents
-        if not parents:
-            position[key] = len(order)
-            order.append(node)
-            continue
-        position[key] = -1
-        unfinished.append(node)
-        stack.append(None)
-        stack.extend(reversed(parents))
-    return order, position
 
 
 def common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
@@ -126,17 +94,19 @@ def magnitude(g: Any) -> float:
 
 def build(roots: list[Node], pairs: list[tuple[str, Node]], overlay: bool | None,
           path: Any) -> GraphView:
-    """Walk ``roots`` and gather everything the picture shows."""
+    """Walk ``roots`` (Tensors or Scalars) and gather everything the picture shows."""
+    known = {id(r._node): r.data for r in roots if r._node is not r}  # the roots' own values
+    roots = [r._node for r in roots]
     nodes, position = walk(roots)
     place = position.__getitem__
-    parents: list[tuple[int, ...] | None] = [
-        tuple(map(place, map(id, ps))) if ps else None if ps is None else ()
-        for ps in [n._parents for n in nodes]]
+    parents = [tuple(map(place, map(id, n._parents))) for n in nodes]
+    vals, kept = values(nodes, parents, known)
     scopes = _scopes(nodes, parents)
     given = {id(node): name for name, node in pairs}
     names = [given.get(id(n), n.name) for n in nodes] if given else [n.name for n in nodes]
-    view = GraphView(nodes, parents, [position[id(r)] for r in roots], scopes, names,
-                     [None] * len(nodes), False, {}, [False] * len(nodes), None, "", "", None, [])
+    view = GraphView(nodes, parents, vals, kept, [position[id(r)] for r in roots], scopes,
+                     names, [None] * len(nodes), False, {}, [False] * len(nodes), None, "", "",
+                     None, [])
     if _wants_overlay(view, overlay):
         with np.errstate(all="ignore"):  # NaN/Inf are what the picture is there to show
             _overlay(view)
@@ -144,8 +114,8 @@ def build(roots: list[Node], pairs: list[tuple[str, Node]], overlay: bool | None
         for i, n in enumerate(nodes):
             if n.requires_grad and type(n) is not Const and (n._op is None or n._retains_grad):
                 view.grads[i] = raw(n.grad)
-    finite_data = [d - d == 0.0 if type(d) is float else is_finite(d)
-                   for d in [n.data for n in nodes]]  # x - x is NaN for NaN and Inf
+    finite_data = [d is None or (d - d == 0.0 if type(d) is float else is_finite(d))
+                   for d in vals]  # x - x is NaN for NaN and Inf
     finite_grad = [g is None or is_finite(g) for g in view.grads]
     view.bad = [not (a and b) for a, b in zip(finite_data, finite_grad, strict=True)]
     find_origin(view, finite_data, finite_grad)
@@ -154,7 +124,7 @@ def build(roots: list[Node], pairs: list[tuple[str, Node]], overlay: bool | None
     return view
 
 
-def _scopes(nodes: list[Node], parents: list[tuple[int, ...] | None]) -> list[tuple[str, ...]]:
+def _scopes(nodes: list[Node], parents: list[tuple[int, ...]]) -> list[tuple[str, ...]]:
     # Parameters and constants are created outside forward and carry no scope: they are
     # drawn inside the deepest module that contains all their consumers.  Inputs (leaves
     # that need no grad) stay outside every module: they are what modules are applied to.
@@ -175,16 +145,19 @@ def _scopes(nodes: list[Node], parents: list[tuple[int, ...] | None]) -> list[tu
 
 
 def _wants_overlay(view: GraphView, overlay: bool | None) -> bool:
-    """The overlay is on when asked, or (``None``) when some leaf already holds a gradient."""
+    """The overlay is on when asked, or (``None``) when some leaf already holds a gradient
+    and every value it needs is at hand (kept, or recomputed from the leaves)."""
     if overlay is False:
         return False
-    if None in view.parents:
+    missing = [i for i, v in enumerate(view.values) if v is None]
+    if missing:
         if overlay:
-            freed = view.nodes[view.parents.index(None)]
+            lost = view.nodes[missing[0]]
             raise ValueError(
-                f"viz: overlay=True needs the graph, but backward() already freed it (e.g. "
-                f"op '{freed.op_name}', {freed._describe()}); call "
-                f"backward(retain_graph=True) before drawing, or draw before backward")
+                f"viz: overlay=True needs every value of the graph, but the value of op "
+                f"'{lost.op_name}' ({lost._describe()}) was freed and cannot be recomputed "
+                f"(an input was modified in place since, e.g. by an optimizer step); draw "
+                f"before modifying the parameters")
         return False
     if overlay:
         return True
@@ -196,37 +169,35 @@ def _wants_overlay(view: GraphView, overlay: bool | None) -> bool:
 def _overlay(view: GraphView) -> None:
     """d(sum of the roots)/d(node) for every node, and the gradient carried by every edge.
 
-    The engine computes the node gradients (``grad`` with retain_graph, so no ``.grad`` is
-    touched; hooks do run).  An edge's share of its parent's gradient is the op's own rule
-    applied once, exactly as the backward driver applies it.
+    The chain rule run over the drawing's own values: each op's rule applied once per
+    edge, exactly as the backward driver applies it, consumers before their inputs.  It
+    touches no ``.grad`` and runs no hooks, and it needs no saved values, so it works after
+    a backward that freed them.
     """
-    nodes = view.nodes
-    outs = [nodes[r] for r in dict.fromkeys(view.roots) if nodes[r].requires_grad]
-    wanted = [i for i, n in enumerate(nodes) if n.requires_grad and type(n) is not Const]
-    if not outs:
-        return
-    seeds = [np.ones_like(o.data) if isinstance(o.data, np.ndarray) else 1.0 for o in outs]
-    anomaly, STATE.anomaly = STATE.anomaly, False  # the picture reports NaN, not raise on it
-    try:
-        found = engine_grad(outs, [nodes[i] for i in wanted], grad_outputs=seeds,
-                            retain_graph=True, allow_unused=True)
-    finally:
-        STATE.anomaly = anomaly
-    for i, g in zip(wanted, found, strict=True):
-        view.grads[i] = None if g is None else raw(g)
+    nodes, vals, grads = view.nodes, view.values, view.grads
+    for r in dict.fromkeys(view.roots):
+        if nodes[r].requires_grad:
+            v = vals[r]
+            grads[r] = np.ones_like(v) if isinstance(v, np.ndarray) else 1.0
     view.overlay = True
-    for c, ps in enumerate(view.parents):
-        g = view.grads[c]
+    for c in range(len(nodes) - 1, -1, -1):  # every consumer comes after its inputs
+        g, ps = grads[c], view.parents[c]
         if not ps or g is None:
             continue
         child = nodes[c]
         ns, op = child._plain_ns, child._op
         assert op is not None  # only recorded nodes have parents
-        args = tuple([nodes[p].data for p in ps])
+        args = [vals[p] for p in ps]
         for slot, p in enumerate(ps):
             if nodes[p].requires_grad:
-                share = op.vjps[slot](ns, g, child.data, child._ctx, *args)
-                view.edge_grads[(c, slot)] = magnitude(ns.unbroadcast(share, nodes[p]))
+                share = ns.unbroadcast(
+                    op.vjps[slot](ns, g, vals[c], child._ctx, *args),  # type: ignore[attr-defined]
+                    nodes[p])
+                view.edge_grads[(c, slot)] = magnitude(share)
+                grads[p] = share if grads[p] is None else grads[p] + share
+    for i, n in enumerate(nodes):
+        if type(n) is Const:
+            grads[i] = None
 
 
 def find_origin(view: GraphView, finite_data: list[bool], finite_grad: list[bool]) -> None:
@@ -241,7 +212,7 @@ def find_origin(view: GraphView, finite_data: list[bool], finite_grad: list[bool
     if False in finite_data:
         i = finite_data.index(False)
         node = view.nodes[i]
-        kind = "NaN" if _has_nan(node.data) else "Inf"
+        kind = "NaN" if _has_nan(view.values[i]) else "Inf"
         view.origin, view.origin_note = i, f"{kind} origin" + (
             f" ({node.op_name})" if node._op else "")
     elif False in finite_grad:
@@ -289,7 +260,7 @@ def _mark_path(view: GraphView, pairs: list[tuple[str, Node]], path: Any,
                                 f"{type(n).__name__}")
     on = [False] * len(view.nodes)
     for name, n in chosen:
-        i = position.get(id(n))
+        i = position.get(id(n._node))
         if i is None:
             view.unreached.append((name, n))
         elif n.requires_grad:  # a frozen parameter stays greyed where it is drawn
