@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from types import FrameType
+from types import FrameType, SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,7 @@ class detect_anomaly(contextlib.ContextDecorator):
 
     def __enter__(self) -> None:
         self.prev.append((STATE.anomaly, STATE.anomaly_check_forward))
-        STATE.anomaly, STATE.anomaly_check_forward = True, self.check_forward
+        STATE.anomaly, STATE.anomaly_check_forward = CHECKS, self.check_forward
 
     def __exit__(self, *exc: object) -> None:
         STATE.anomaly, STATE.anomaly_check_forward = self.prev.pop()
@@ -118,3 +118,8 @@ def check_backward(node: Node, i: int, grad: Any) -> None:
         msg += (f". The forward pass already held NaN/Inf, first produced by op "
                 f"'{origin.op_name}' created at {site_of(origin)}")
     raise RuntimeError(msg)
+
+
+# What the engine calls while anomaly mode is on (it holds this, and never imports us).
+CHECKS = SimpleNamespace(creation_site=creation_site, check_forward=check_forward,
+                         check_backward=check_backward)

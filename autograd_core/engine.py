@@ -55,8 +55,10 @@ class _State:
         self.inplace_writes = 0
         # Current nn.Module path (a tuple of names), recorded on new nodes for the drawing.
         self._scope: tuple[str, ...] = ()
-        # Set by detect_anomaly(): nodes remember where they were created; grads checked.
-        self._anomaly = False
+        # Set by detect_anomaly() to its checks (an object with creation_site, check_forward
+        # and check_backward; None when off): nodes remember where they were created and
+        # gradients are checked.  Handed in, so the engine never imports the layer above.
+        self._anomaly: Any = None
         self.anomaly_check_forward = False
         # scope or anomaly: the one flag every recorded op tests (see _annotate).
         self.annotate = False
@@ -68,16 +70,16 @@ class _State:
     @scope.setter
     def scope(self, value: tuple[str, ...]) -> None:
         self._scope = value
-        self.annotate = bool(value) or self._anomaly
+        self.annotate = bool(value) or self._anomaly is not None
 
     @property
-    def anomaly(self) -> bool:
+    def anomaly(self) -> Any:
         return self._anomaly
 
     @anomaly.setter
-    def anomaly(self, value: bool) -> None:
-        self._anomaly = value
-        self.annotate = bool(self._scope) or value
+    def anomaly(self, checks: Any) -> None:
+        self._anomaly = checks
+        self.annotate = bool(self._scope) or checks is not None
 
 
 STATE = _State()
@@ -339,12 +341,11 @@ def _annotate(out: Node, value: Any) -> None:
     """Remember the module path and (in anomaly mode) the creation site of ``out``, whose
     value is ``value``."""
     meta: dict[str, Any] = {"scope": STATE.scope}
-    if STATE.anomaly:
-        from .anomaly import check_forward, creation_site
-
-        meta["site"] = creation_site()
+    checks = STATE.anomaly
+    if checks is not None:
+        meta["site"] = checks.creation_site()
         if STATE.anomaly_check_forward:
-            check_forward(out, value)
+            checks.check_forward(out, value)
     out._meta = meta
 
 
@@ -505,10 +506,8 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                       rule(ns, g, out, ctx, *args))
                 if not fits:
                     pg = unbroadcast(pg, p)
-                if anomaly:
-                    from .anomaly import check_backward
-
-                    check_backward(node, i, pg)
+                if anomaly is not None:
+                    anomaly.check_backward(node, i, pg)
                 prev = p._pending
                 if prev is None:  # p's first gradient: it now waits (``_wait``, inlined)
                     if p._op is None:
