@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from autograd_core.datasets import load_digits, load_idx
+from agc_train.datasets import load_digits, load_idx
 
 
 def test_digits_split_is_complete_stratified_and_reproducible():

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import autograd_core as ag
-from autograd_core.datasets import load_digits
-from autograd_core.train import build_model, main, parse_args
+from agc_train.datasets import load_digits
+from agc_train.train import build_model, main, parse_args
 
 
 def test_short_run_writes_every_output(tmp_path, capsys):
@@ -55,7 +55,7 @@ def test_bad_arguments_are_refused(capsys):
 
 def test_console_script_and_module_entry_point(tmp_path):
     exe = shutil.which("agc-train")
-    cmds = [[sys.executable, "-m", "autograd_core.train"]] + ([[exe]] if exe else [])
+    cmds = [[sys.executable, "-m", "agc_train"]] + ([[exe]] if exe else [])
     for cmd in cmds:
         r = subprocess.run([*cmd, "--help"], capture_output=True, text=True, check=True)
         assert "--batchnorm" in r.stdout and "--optimizer" in r.stdout

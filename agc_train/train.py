@@ -1,6 +1,6 @@
 """The main job: train an MLP or a CNN on the bundled digits and write weights, log, curves, graph.
 
-Run ``agc-train --help`` (or ``python -m autograd_core.train --help``).  Everything it
+Run ``agc-train --help`` (or ``python -m agc_train --help``).  Everything it
 uses is the library itself: ``nn`` layers and losses, ``optim`` optimizers, the engine's
 backward, and ``autograd_core.viz`` for the picture of the model's graph.
 """
@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 import autograd_core as ag
+from agc_train.datasets import load_digits
 from autograd_core import viz
-from autograd_core.datasets import load_digits
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 1e-3, "adam": 2e-3,

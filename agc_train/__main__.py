@@ -1,0 +1,7 @@
+"""``python -m agc_train``: the same as ``agc-train``."""
+
+import sys
+
+from agc_train.train import main
+
+sys.exit(main())
