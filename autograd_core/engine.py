@@ -271,9 +271,15 @@ class Recorded(Node):
     every rule's gradient already has its input's shape and dtype, given a ``g`` of the
     output's: no broadcasting or promotion happened, and backward skips ``unbroadcast``.
     It is set from ``Op.elementwise``, or by the forward that knows.
+
+    ``_saved is _parents`` means the rules read no input (they get the parent nodes), except
+    on a class that sets ``_values_in_parents``: a Scalar holds its own float, so it saves
+    its parents tuple itself (one tuple per op, not two: a Scalar graph is many small
+    objects, and each one more is work for Python's cyclic collector during the forward).
     """
 
     __slots__ = ("_ctx", "_fits", "_op", "_out", "_parents", "_saved", "_seq")
+    _values_in_parents = False
 
     _op: Op | None
     _saved: tuple[Any, ...] | None
@@ -487,9 +493,8 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                 args = tuple([s.data if type(s) is Const else s for s in saved])
             else:
                 out = node._out  # type: ignore[attr-defined]
-                if saved is parents:  # no rule that runs reads an input: the nodes will do
-                    # (a Scalar saves a tuple of its own, so its rules always get floats)
-                    args = saved
+                if saved is parents and not node._values_in_parents:
+                    args = saved  # no rule that runs reads an input: the nodes will do
                 else:
                     args = ((saved[0].data, saved[1].data) if n == 2 else
                             (saved[0].data,) if n == 1 else tuple([s.data for s in saved]))

@@ -44,7 +44,8 @@ def _binary(op: Op, a: Any, b: Any) -> Scalar:
     out = _snew(op.sfwd(a.data, b.data))
     if (a.requires_grad or b.requires_grad) and STATE.grad_enabled:
         out._out = out.data
-        _record(out, op, (a, b), (a, b))  # a Scalar saves its inputs: their floats
+        parents = (a, b)
+        _record(out, op, parents, parents)  # its rules read the parents' floats
     return out
 
 
@@ -52,7 +53,8 @@ def _unary(op: Op, a: Scalar) -> Scalar:
     out = _snew(op.sfwd(a.data))
     if a.requires_grad and STATE.grad_enabled:
         out._out = out.data
-        _record(out, op, (a,), (a,))
+        parents = (a,)
+        _record(out, op, parents, parents)
     return out
 
 
@@ -70,6 +72,7 @@ class Scalar(Recorded):
     """
 
     __slots__ = ("data", "grad")
+    _values_in_parents = True  # see Recorded
     _plain_ns = FLOAT_NS
 
     def __init__(self, data: float, requires_grad: bool = True, name: str | None = None
@@ -217,7 +220,8 @@ class Scalar(Recorded):
         out = _snew(P.CLIP.sfwd(self.data, min, max))
         if self.requires_grad and STATE.grad_enabled:
             out._out = out.data
-            _record(out, P.CLIP, (self,), (self,), (min, max))
+            parents = (self,)
+            _record(out, P.CLIP, parents, parents, (min, max))
         return out
 
 
