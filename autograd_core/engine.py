@@ -493,7 +493,7 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                 args = tuple([s.data if type(s) is Const else s for s in saved])
             else:
                 out = node._out  # type: ignore[attr-defined]
-                if saved is parents and not node._values_in_parents:
+                if saved is parents and not node._values_in_parents:  # type: ignore[attr-defined]
                     args = saved  # no rule that runs reads an input: the nodes will do
                 else:
                     args = ((saved[0].data, saved[1].data) if n == 2 else
