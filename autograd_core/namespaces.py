@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from .primitives import (
+    COSH,
+    SINH,
     _sexp,
     _slog,
     _spow,
@@ -67,6 +69,7 @@ def _np_sum(x: Any, axis: Any, keepdims: bool) -> Any:
 
 NUMPY_NS = SimpleNamespace(
     exp=np.exp, log=np.log, sin=np.sin, cos=np.cos, sign=np.sign, pow=np.power,
+    sinh=np.sinh, cosh=np.cosh, zeros_like=np.zeros_like,
     where=np.where, eq=np.equal, within=_within, sum=_np_sum,
     expand=np.broadcast_to, reshape=np.reshape, transpose=np.transpose,
     expand_dims=np.expand_dims, matmul=np.matmul, mT=lambda x: np.swapaxes(x, -1, -2),
@@ -83,6 +86,7 @@ def _sign(x: float) -> float:
 
 FLOAT_NS = SimpleNamespace(
     exp=_sexp, log=_slog, sin=math.sin, cos=math.cos, sign=_sign, pow=_spow,
+    sinh=SINH.sfwd, cosh=COSH.sfwd, zeros_like=lambda g: 0.0,
     where=lambda c, x, y: x if c else y, eq=operator.eq, within=_within,
     unbroadcast=lambda g, parent: g,
 )

@@ -32,28 +32,48 @@ from .tensor import (
 
 __all__ = [
     "abs",
+    "acos",
+    "acosh",
     "add",
     "addmm",
     "arange",
+    "arccos",
+    "arccosh",
+    "arcsin",
+    "arcsinh",
+    "arctan",
+    "arctanh",
     "argmax",
     "argmin",
+    "asin",
+    "asinh",
     "astype",
+    "atan",
+    "atanh",
     "broadcast_to",
     "cat",
+    "ceil",
     "clamp",
     "clip",
     "concatenate",
     "cos",
+    "cosh",
     "div",
+    "erf",
     "exp",
+    "exp2",
     "expand",
     "eye",
+    "fix",
     "flatten",
+    "floor",
     "fold_windows",
     "full",
     "getitem",
     "log",
+    "log10",
     "log1p",
+    "log2",
     "log_softmax",
     "logsumexp",
     "matmul",
@@ -74,10 +94,13 @@ __all__ = [
     "randn",
     "relu",
     "reshape",
+    "round",
+    "rsqrt",
     "setitem",
     "sigmoid",
     "sign",
     "sin",
+    "sinh",
     "sliding_windows",
     "softmax",
     "split",
@@ -88,8 +111,10 @@ __all__ = [
     "sub",
     "sum",
     "swapaxes",
+    "tan",
     "tanh",
     "transpose",
+    "trunc",
     "unsqueeze",
     "var",
     "where",
@@ -197,6 +222,99 @@ def tanh(x: Tensor) -> Tensor:
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + e**-x), computed stably at both tails."""
     return _unary(P.SIGMOID, x)
+
+
+def tan(x: Tensor) -> Tensor:
+    return _unary(P.TAN, x)
+
+
+def asin(x: Tensor) -> Tensor:
+    """Inverse sine (domain -1 <= x <= 1; the gradient is inf at ±1)."""
+    return _unary(P.ASIN, x)
+
+
+def acos(x: Tensor) -> Tensor:
+    """Inverse cosine (domain -1 <= x <= 1; the gradient is -inf at ±1)."""
+    return _unary(P.ACOS, x)
+
+
+def atan(x: Tensor) -> Tensor:
+    return _unary(P.ATAN, x)
+
+
+def sinh(x: Tensor) -> Tensor:
+    return _unary(P.SINH, x)
+
+
+def cosh(x: Tensor) -> Tensor:
+    return _unary(P.COSH, x)
+
+
+def asinh(x: Tensor) -> Tensor:
+    return _unary(P.ASINH, x)
+
+
+def acosh(x: Tensor) -> Tensor:
+    """Inverse hyperbolic cosine (domain x >= 1)."""
+    return _unary(P.ACOSH, x)
+
+
+def atanh(x: Tensor) -> Tensor:
+    """Inverse hyperbolic tangent (domain -1 < x < 1)."""
+    return _unary(P.ATANH, x)
+
+
+def erf(x: Tensor) -> Tensor:
+    """The error function 2/sqrt(pi) ∫₀ˣ e^(-t²) dt (math.erf per element: numpy has none)."""
+    return _unary(P.ERF, x)
+
+
+def exp2(x: Tensor) -> Tensor:
+    """2**x."""
+    return _unary(P.EXP2, x)
+
+
+def log2(x: Tensor) -> Tensor:
+    """Base-2 logarithm (domain x > 0)."""
+    return _unary(P.LOG2, x)
+
+
+def log10(x: Tensor) -> Tensor:
+    """Base-10 logarithm (domain x > 0)."""
+    return _unary(P.LOG10, x)
+
+
+def floor(x: Tensor) -> Tensor:
+    """Largest integer <= x, as a float tensor; gradient 0 (as PyTorch)."""
+    return _unary(P.FLOOR, x)
+
+
+def ceil(x: Tensor) -> Tensor:
+    """Smallest integer >= x, as a float tensor; gradient 0 (as PyTorch)."""
+    return _unary(P.CEIL, x)
+
+
+def trunc(x: Tensor) -> Tensor:
+    """x rounded toward zero; gradient 0 (as PyTorch)."""
+    return _unary(P.TRUNC, x)
+
+
+def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001  (torch.round)
+    """Round half to even (as torch.round and numpy), to ``decimals`` places; gradient 0."""
+    if not isinstance(decimals, int) or isinstance(decimals, bool):
+        raise TypeError(f"round: decimals must be an int, got {type(decimals).__name__}")
+    return _unary(P.ROUND, x, decimals)
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    """1 / sqrt(x) (domain x > 0; inf at 0, as PyTorch)."""
+    return pow(x, -0.5)
+
+
+# numpy's and PyTorch's other spellings
+arcsin, arccos, arctan = asin, acos, atan
+arcsinh, arccosh, arctanh = asinh, acosh, atanh
+fix = trunc
 
 
 def relu(x: Tensor) -> Tensor:
@@ -805,6 +923,7 @@ def _data(x: Any) -> Any:
 
 GRAPH_NS = SimpleNamespace(
     exp=exp, log=log, sin=sin, cos=cos, sign=sign, pow=pow, where=where,
+    sinh=sinh, cosh=cosh, zeros_like=lambda g: _make(np.zeros_like(_data(g))),
     eq=lambda a, b: _make(np.asarray(np.equal(_data(a), _data(b)))),
     within=lambda a, lo, hi: NUMPY_NS.within(_data(a), lo, hi),
     sum=sum, expand=broadcast_to, reshape=reshape, transpose=permute,

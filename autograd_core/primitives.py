@@ -23,6 +23,9 @@ max / min reduce   ties split the gradient equally among all tied elements (as a
 window_max         the same per window (PyTorch's max_pool gives it all to one element)
 clip(x, lo, hi)    gradient passes on the closed interval ``lo <= x <= hi``
 sqrt'(0)           0 instead of inf, so ``sqrt(x**2)`` and norms are 0 at 0, not NaN
+floor, ceil,       0 everywhere, also at the jumps (as PyTorch); the tests keep a margin
+round, trunc       from the jumps (integers; halves for round, which is half to even)
+tan                poles at ±pi/2 (+ k*pi): kinks for the tests, not a convention
 =================  ====================================================================
 """
 
@@ -195,6 +198,83 @@ MINIMUM = defop("minimum", np.minimum, min,
                 lambda ns, g, out, ctx, a, b: _min_vjp(ns, g, a, b),
                 lambda ns, g, out, ctx, a, b: _min_vjp(ns, g, b, a),
                 reads=((0, 1), (0, 1)), kinks="ties")
+# ------------------------------------------------- more elementwise math (torch's names)
+LN2, LN10, TWO_OVER_SQRT_PI = math.log(2.0), math.log(10.0), 2.0 / math.sqrt(math.pi)
+
+
+def _math_or_nan(fn: Any) -> Any:
+    """A math function that returns NaN (inf on overflow) where numpy would, not raise."""
+    def safe(x: float) -> float:
+        try:
+            return fn(x)
+        except ValueError:
+            return math.nan
+        except OverflowError:
+            return math.inf
+    return safe
+
+
+_np_erf = np.vectorize(math.erf, otypes=[np.float64])  # numpy has no erf; math's is exact
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    # float64 in math.erf, then back to the input's float dtype (float32 stays float32).
+    out = _np_erf(x)
+    return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out
+
+
+def _zero_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
+    return ns.zeros_like(g)  # piecewise constant: gradient 0 (as PyTorch), not NaN for g=inf
+
+
+def _unary_math(name: str, fwd: Any, sfwd: Any, rule: Any, reads: Any = ((0,),),
+                **meta: Any) -> Op:
+    return defop(name, fwd, _math_or_nan(sfwd) if sfwd else None, rule, reads=reads,
+                 elementwise=True, **meta)
+
+
+HALF_PI = math.pi / 2
+TAN = _unary_math("tan", np.tan, math.tan,
+                  lambda ns, g, out, ctx, a: g + g * out * out, reads=((OUT,),),
+                  kinks={0: (-HALF_PI, HALF_PI)})  # poles: kept a margin away in tests
+ASIN = _unary_math("asin", np.arcsin, math.asin,
+                   lambda ns, g, out, ctx, a: g * ns.pow(1 - a * a, -0.5),
+                   domain={0: "open_unit"})
+ACOS = _unary_math("acos", np.arccos, math.acos,
+                   lambda ns, g, out, ctx, a: -g * ns.pow(1 - a * a, -0.5),
+                   domain={0: "open_unit"})
+ATAN = _unary_math("atan", np.arctan, math.atan, lambda ns, g, out, ctx, a: g / (a * a + 1))
+SINH = _unary_math("sinh", np.sinh, math.sinh, lambda ns, g, out, ctx, a: g * ns.cosh(a))
+COSH = _unary_math("cosh", np.cosh, math.cosh, lambda ns, g, out, ctx, a: g * ns.sinh(a))
+ASINH = _unary_math("asinh", np.arcsinh, math.asinh,
+                    lambda ns, g, out, ctx, a: g * ns.pow(a * a + 1, -0.5))
+ACOSH = _unary_math("acosh", np.arccosh, math.acosh,
+                    lambda ns, g, out, ctx, a: g * ns.pow(a * a - 1, -0.5),
+                    domain={0: "gt_one"})
+ATANH = _unary_math("atanh", np.arctanh, math.atanh,
+                    lambda ns, g, out, ctx, a: g / (1 - a * a), domain={0: "open_unit"})
+ERF = _unary_math("erf", _erf, math.erf,
+                  lambda ns, g, out, ctx, a: g * TWO_OVER_SQRT_PI * ns.exp(-(a * a)))
+EXP2 = _unary_math("exp2", np.exp2, lambda x: 2.0 ** x,
+                   lambda ns, g, out, ctx, a: g * out * LN2, reads=((OUT,),))
+LOG2 = _unary_math("log2", np.log2, math.log2,
+                   lambda ns, g, out, ctx, a: g / (a * LN2), domain={0: "positive"})
+LOG10 = _unary_math("log10", np.log10, math.log10,
+                    lambda ns, g, out, ctx, a: g / (a * LN10), domain={0: "positive"})
+# Piecewise constant: zero gradient; the jumps are kinks for the tests.
+_INTEGERS = tuple(float(k) for k in range(-3, 4))
+FLOOR = _unary_math("floor", np.floor, lambda x: float(np.floor(x)), _zero_vjp, reads=((),),
+                    kinks={0: _INTEGERS})
+CEIL = _unary_math("ceil", np.ceil, lambda x: float(np.ceil(x)), _zero_vjp, reads=((),),
+                   kinks={0: _INTEGERS})
+TRUNC = _unary_math("trunc", np.trunc, lambda x: float(np.trunc(x)), _zero_vjp, reads=((),),
+                    kinks={0: _INTEGERS})
+# Half to even, as torch.round and np.round; ctx = (decimals,).
+ROUND = defop("round", lambda a, decimals=0: np.round(a, decimals),
+              lambda a, decimals=0: float(np.round(a, decimals)), _zero_vjp, reads=((),),
+              kinks={0: tuple(k + 0.5 for k in range(-4, 4))}, elementwise=True)
+
+
 # ctx = (lo, hi), either may be None.
 CLIP = defop("clip", lambda a, lo, hi: np.clip(a, lo, hi),
              lambda a, lo, hi: min(max(a, -math.inf if lo is None else lo),

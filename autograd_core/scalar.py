@@ -242,6 +242,7 @@ def _graph_unary(op: Op) -> Any:
 Scalar._graph_ns = SimpleNamespace(
     exp=_graph_unary(P.EXP), log=_graph_unary(P.LOG), sin=_graph_unary(P.SIN),
     cos=_graph_unary(P.COS), sign=lambda x: FLOAT_NS.sign(_value(x)),
+    sinh=_graph_unary(P.SINH), cosh=_graph_unary(P.COSH), zeros_like=lambda g: 0.0,
     pow=lambda a, b: _binary(P.POW, a, b) if isinstance(a, Scalar) or isinstance(b, Scalar)
     else P._spow(a, b),
     where=FLOAT_NS.where, eq=lambda a, b: _value(a) == _value(b),

@@ -345,6 +345,81 @@ class Tensor(Node):
     def sigmoid(self) -> Tensor:
         return _F.sigmoid(self)
 
+    def tan(self) -> Tensor:
+        return _F.tan(self)
+
+    def asin(self) -> Tensor:
+        return _F.asin(self)
+
+    def acos(self) -> Tensor:
+        return _F.acos(self)
+
+    def atan(self) -> Tensor:
+        return _F.atan(self)
+
+    def sinh(self) -> Tensor:
+        return _F.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return _F.cosh(self)
+
+    def asinh(self) -> Tensor:
+        return _F.asinh(self)
+
+    def acosh(self) -> Tensor:
+        return _F.acosh(self)
+
+    def atanh(self) -> Tensor:
+        return _F.atanh(self)
+
+    def erf(self) -> Tensor:
+        return _F.erf(self)
+
+    def exp2(self) -> Tensor:
+        return _F.exp2(self)
+
+    def log2(self) -> Tensor:
+        return _F.log2(self)
+
+    def log10(self) -> Tensor:
+        return _F.log10(self)
+
+    def floor(self) -> Tensor:
+        return _F.floor(self)
+
+    def ceil(self) -> Tensor:
+        return _F.ceil(self)
+
+    def trunc(self) -> Tensor:
+        return _F.trunc(self)
+
+    def rsqrt(self) -> Tensor:
+        return _F.rsqrt(self)
+
+    def arcsin(self) -> Tensor:
+        return _F.arcsin(self)
+
+    def arccos(self) -> Tensor:
+        return _F.arccos(self)
+
+    def arctan(self) -> Tensor:
+        return _F.arctan(self)
+
+    def arcsinh(self) -> Tensor:
+        return _F.arcsinh(self)
+
+    def arccosh(self) -> Tensor:
+        return _F.arccosh(self)
+
+    def arctanh(self) -> Tensor:
+        return _F.arctanh(self)
+
+    def fix(self) -> Tensor:
+        return _F.fix(self)
+
+    def round(self, decimals: int = 0) -> Tensor:
+        return _F.round(self, decimals)
+
     def relu(self) -> Tensor:
         return _F.relu(self)
 

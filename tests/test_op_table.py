@@ -330,6 +330,10 @@ def m_clip(a: float, min: Any, max: Any) -> float:  # noqa: A002
     return float(np.clip(a, min, max))
 
 
+def np_erf(x: np.ndarray) -> np.ndarray:
+    return np.array([math.erf(v) for v in np.ravel(x)]).reshape(np.shape(x))
+
+
 def m_sigmoid(a: float) -> float:
     return 1.0 / (1.0 + math.exp(-a))
 
@@ -358,6 +362,25 @@ TABLE: dict[str, Row] = {
     "tanh": Row(lambda x: ops.tanh(x), np.tanh, 1, U, scalar=(lambda a: a.tanh(), math.tanh)),
     "sigmoid": Row(lambda x: ops.sigmoid(x), np_sigmoid, 1, U,
                    scalar=(lambda a: a.sigmoid(), m_sigmoid)),
+    "tan": Row(lambda x: ops.tan(x), np.tan, 1, U),
+    "asin": Row(lambda x: ops.asin(x), np.arcsin, 1, U),
+    "acos": Row(lambda x: ops.acos(x), np.arccos, 1, U),
+    "atan": Row(lambda x: ops.atan(x), np.arctan, 1, U),
+    "sinh": Row(lambda x: ops.sinh(x), np.sinh, 1, U),
+    "cosh": Row(lambda x: ops.cosh(x), np.cosh, 1, U),
+    "asinh": Row(lambda x: ops.asinh(x), np.arcsinh, 1, U),
+    "acosh": Row(lambda x: ops.acosh(x), np.arccosh, 1, U),
+    "atanh": Row(lambda x: ops.atanh(x), np.arctanh, 1, U),
+    "erf": Row(lambda x: ops.erf(x), np_erf, 1, U),
+    "exp2": Row(lambda x: ops.exp2(x), np.exp2, 1, U),
+    "log2": Row(lambda x: ops.log2(x), np.log2, 1, U),
+    "log10": Row(lambda x: ops.log10(x), np.log10, 1, U),
+    "floor": Row(lambda x: ops.floor(x), np.floor, 1, U),
+    "ceil": Row(lambda x: ops.ceil(x), np.ceil, 1, U),
+    "trunc": Row(lambda x: ops.trunc(x), np.trunc, 1, U),
+    "round": Row(lambda x: ops.round(x), np.round, 1, U),
+    # rsqrt = x ** -0.5: log's domain (x > 0), no kinks
+    "rsqrt": Row(lambda x: ops.rsqrt(x), lambda x: 1 / np.sqrt(x), 1, U, meta="log"),
     "relu": Row(lambda x: ops.relu(x), lambda x: np.maximum(x, 0), 1, U,
                 scalar=(lambda a: a.relu(), lambda a: max(a, 0.0))),
     "abs": Row(lambda x: ops.abs(x), np.abs, 1, U, scalar=(abs, abs)),
@@ -460,7 +483,8 @@ TABLE: dict[str, Row] = {
 # Exported names whose row is another name's row (the row calls them), and plain aliases.
 SAME_ROW = {"cat": "concat", "astype": "cast", "sliding_windows": "windows",
             "fold_windows": "fold"}
-ALIASES = {"clamp": "clip"}
+ALIASES = {"clamp": "clip", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
+           "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "fix": "trunc"}
 NOT_DIFFERENTIABLE = {"sign", "argmax", "argmin"}
 CONSTRUCTORS = {"zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn",
                 "rand"}

@@ -1,12 +1,13 @@
 """Hypothesis strategies: shapes, broadcastable shapes, tensors (also strided), scalars, elements.
 
 Element strategies read an op's metadata in ``autograd_core.primitives.OPS`` (or of any `Op`
-you define): ``domain`` (``"positive"``, ``"nonzero"``, ``"gt_minus_one"``) limits the values,
-``kinks`` keeps them a ``margin`` away from non-differentiable points -- points per input
-(relu and abs at 0), ``"bounds"`` (clip's ``min``/``max``, passed as ``bounds=``) or ``"ties"``
-(maximum / max: values are drawn from a grid, each input on its own offset, and a
-reduction's input without repeats, so no two values compared by the op are closer than the
-grid spacing).  Finite differences then never straddle a kink, and no test hand-shifts inputs.
+you define): ``domain`` (``"positive"``, ``"nonzero"``, ``"gt_minus_one"``, ``"gt_one"``,
+``"open_unit"`` for -1 < x < 1) limits the values, ``kinks`` keeps them a ``margin`` away
+from non-differentiable points -- points per input (relu and abs at 0), ``"bounds"``
+(clip's ``min``/``max``, passed as ``bounds=``) or ``"ties"`` (maximum / max: values are
+drawn from a grid, each input on its own offset, and a reduction's input without repeats,
+so no two values compared by the op are closer than the grid spacing).  Finite differences
+then never straddle a kink, and no test hand-shifts inputs.
 
 >>> from hypothesis import given, settings
 >>> from autograd_core.testing import check_grads
@@ -115,6 +116,10 @@ def elements(op: str | Op | None = None, input: int = 0, *,  # noqa: A002
             lo = max(lo, margin)
         elif domain == "gt_minus_one":
             lo = max(lo, -1.0 + margin)
+        elif domain == "gt_one":
+            lo = max(lo, 1.0 + margin)
+        elif domain == "open_unit":
+            lo, hi = max(lo, -1.0 + margin), min(hi, 1.0 - margin)
         elif domain == "nonzero":
             points.append(0.0)
         elif domain is not None:
