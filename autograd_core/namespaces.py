@@ -69,7 +69,8 @@ def _np_sum(x: Any, axis: Any, keepdims: bool) -> Any:
 
 NUMPY_NS = SimpleNamespace(
     exp=np.exp, log=np.log, sin=np.sin, cos=np.cos, sign=np.sign, pow=np.power,
-    sinh=np.sinh, cosh=np.cosh, zeros_like=np.zeros_like,
+    sinh=np.sinh, cosh=np.cosh, zeros_like=np.zeros_like, flip=np.flip, roll=np.roll,
+    cumsum=np.cumsum,
     where=np.where, eq=np.equal, within=_within, sum=_np_sum,
     expand=np.broadcast_to, reshape=np.reshape, transpose=np.transpose,
     expand_dims=np.expand_dims, matmul=np.matmul, mT=lambda x: np.swapaxes(x, -1, -2),

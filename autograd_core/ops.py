@@ -58,6 +58,7 @@ __all__ = [
     "concatenate",
     "cos",
     "cosh",
+    "cumsum",
     "div",
     "erf",
     "exp",
@@ -66,6 +67,7 @@ __all__ = [
     "eye",
     "fix",
     "flatten",
+    "flip",
     "floor",
     "fold_windows",
     "full",
@@ -94,6 +96,7 @@ __all__ = [
     "randn",
     "relu",
     "reshape",
+    "roll",
     "round",
     "rsqrt",
     "setitem",
@@ -108,15 +111,19 @@ __all__ = [
     "squeeze",
     "stack",
     "std",
+    "std_mean",
     "sub",
     "sum",
     "swapaxes",
     "tan",
     "tanh",
     "transpose",
+    "tril",
+    "triu",
     "trunc",
     "unsqueeze",
     "var",
+    "var_mean",
     "where",
     "window_max",
     "zeros",
@@ -446,6 +453,80 @@ def std(x: Tensor, axis: Any = None, keepdims: bool = False, *, correction: int 
     """Standard deviation: ``sqrt(var(...))``."""
     return sqrt(var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim,
                     ddof=ddof))
+
+
+def var_mean(x: Tensor, axis: Any = None, keepdims: bool = False, *, correction: int = 1,
+             dim: Any = None, keepdim: bool | None = None) -> tuple[Tensor, Tensor]:
+    """``(var, mean)`` over the same axes, as ``torch.var_mean``."""
+    axes = _axes(_t(x), axis, dim)
+    keep = _keep(keepdims, keepdim)
+    return var(x, axes, keep, correction=correction), mean(x, axes, keep)
+
+
+def std_mean(x: Tensor, axis: Any = None, keepdims: bool = False, *, correction: int = 1,
+             dim: Any = None, keepdim: bool | None = None) -> tuple[Tensor, Tensor]:
+    """``(std, mean)`` over the same axes, as ``torch.std_mean``."""
+    v, m = var_mean(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim)
+    return sqrt(v), m
+
+
+def _dims(x: Tensor, dims: Any, who: str) -> tuple[int, ...]:
+    """``dims`` (an int or a sequence) as non-negative axes of ``x``; IndexError if out of
+    range, as PyTorch."""
+    seq = (dims,) if isinstance(dims, int) else tuple(dims)
+    nd = builtins.max(x.ndim, 1)
+    for d in seq:
+        if not -nd <= d < nd:
+            raise IndexError(f"{who}: dimension {d} is out of range for a tensor of shape "
+                             f"{x.shape}")
+    return tuple(d % nd for d in seq)
+
+
+def flip(x: Tensor, dims: Any) -> Tensor:
+    """Reverse the order of elements along ``dims`` (a copy, as torch.flip)."""
+    x = _t(x)
+    return _unary(P.FLIP, x, _dims(x, dims, "flip"))
+
+
+def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """Shift elements along ``dims`` cyclically; without ``dims`` the flattened tensor is
+    rolled and the shape restored (torch.roll)."""
+    x = _t(x)
+    if dims is None:
+        if not isinstance(shifts, int):
+            raise ValueError(f"roll: without dims, shifts must be one int, got {shifts!r}")
+        return reshape(roll(reshape(x, (-1,)), shifts, 0), x.shape)
+    axes = _dims(x, dims, "roll")
+    ks = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    if len(ks) != len(axes):
+        raise ValueError(f"roll: shifts {shifts!r} and dims {dims!r} must have one length")
+    return _unary(P.ROLL, x, ks, axes)
+
+
+def cumsum(x: Tensor, dim: int) -> Tensor:
+    """Cumulative sum along ``dim`` (torch.cumsum)."""
+    x = _t(x)
+    if x.ndim == 0:
+        return _unary(P.CUMSUM, reshape(x, (1,)), 0).reshape(())
+    return _unary(P.CUMSUM, x, _dims(x, dim, "cumsum")[0])
+
+
+def _triangle(x: Tensor, diagonal: int, lower: bool, who: str) -> Tensor:
+    x = _t(x)
+    if x.ndim < 2:
+        raise ValueError(f"{who}: needs a tensor of at least 2 dimensions, got shape {x.shape}")
+    keep = (np.tril if lower else np.triu)(np.ones(x.shape[-2:], dtype=bool), diagonal)
+    return where(keep, x, 0.0)
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two axes (elements above ``diagonal`` set to 0)."""
+    return _triangle(x, diagonal, True, "tril")
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two axes (elements below ``diagonal`` set to 0)."""
+    return _triangle(x, diagonal, False, "triu")
 
 
 def norm(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
@@ -924,6 +1005,7 @@ def _data(x: Any) -> Any:
 GRAPH_NS = SimpleNamespace(
     exp=exp, log=log, sin=sin, cos=cos, sign=sign, pow=pow, where=where,
     sinh=sinh, cosh=cosh, zeros_like=lambda g: _make(np.zeros_like(_data(g))),
+    flip=flip, roll=roll, cumsum=cumsum,
     eq=lambda a, b: _make(np.asarray(np.equal(_data(a), _data(b)))),
     within=lambda a, lo, hi: NUMPY_NS.within(_data(a), lo, hi),
     sum=sum, expand=broadcast_to, reshape=reshape, transpose=permute,

@@ -328,6 +328,15 @@ RESHAPE = defop("reshape", lambda a, shape: np.reshape(a, shape), None,
                 lambda ns, g, out, ctx, a: ns.reshape(g, a.shape))
 TRANSPOSE = defop("transpose", lambda a, axes: np.transpose(a, axes), None,
                   lambda ns, g, out, ctx, a: ns.transpose(g, tuple(np.argsort(ctx[0]))))
+# ctx = (axes,): a copy, as torch.flip (no view shares the input's memory).
+FLIP = defop("flip", lambda a, axes: np.flip(a, axes).copy(), None,
+             lambda ns, g, out, ctx, a: ns.flip(g, ctx[0]))
+# ctx = (shifts, axes), tuples of one length.
+ROLL = defop("roll", lambda a, shifts, axes: np.roll(a, shifts, axes), None,
+             lambda ns, g, out, ctx, a: ns.roll(g, tuple(-k for k in ctx[0]), ctx[1]))
+# ctx = (axis,): the gradient is the reversed cumulative sum of g along the axis.
+CUMSUM = defop("cumsum", lambda a, axis: np.cumsum(a, axis), None,
+               lambda ns, g, out, ctx, a: ns.flip(ns.cumsum(ns.flip(g, ctx), ctx[0]), ctx))
 # The engine's unbroadcast sums the gradient back to the input's shape: the rule is g.
 EXPAND = defop("expand", lambda a, shape: np.broadcast_to(a, shape), None,
                lambda ns, g, out, ctx, a: g)

@@ -420,6 +420,22 @@ class Tensor(Node):
     def round(self, decimals: int = 0) -> Tensor:
         return _F.round(self, decimals)
 
+    def flip(self, *dims: Any) -> Tensor:
+        return _F.flip(self, dims[0] if len(dims) == 1 and not isinstance(dims[0], int)
+                       else dims)
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        return _F.roll(self, shifts, dims)
+
+    def cumsum(self, dim: int) -> Tensor:
+        return _F.cumsum(self, dim)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return _F.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return _F.triu(self, diagonal)
+
     def relu(self) -> Tensor:
         return _F.relu(self)
 

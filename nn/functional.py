@@ -19,23 +19,38 @@ __all__ = [
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy_with_logits",
+    "celu",
     "conv2d",
     "cross_entropy",
     "dropout",
     "elu",
+    "gelu",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
     "l1_loss",
     "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
     "max_pool2d",
+    "mish",
     "mse_loss",
     "multi_margin_loss",
     "nll_loss",
+    "normalize",
+    "quick_gelu",
     "relu",
+    "relu6",
+    "selu",
     "sigmoid",
+    "silu",
     "softmax",
+    "softmin",
     "softplus",
+    "softsign",
+    "swish",
     "tanh",
 ]
 
@@ -258,6 +273,111 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     z = x * beta if beta != 1 else x
     soft = _softplus(z) / beta if beta != 1 else _softplus(z)
     return ag.where(z.data > threshold, x, soft)
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717  # Klambauer et al. 2017, as PyTorch
+SELU_SCALE = 1.0507009873554804934193349852946
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
+    """``x·Φ(x)`` with Φ the standard normal CDF, ``0.5·x·(1 + erf(x/√2))``; with
+    ``approximate="tanh"``, ``0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`` (PyTorch's two).
+
+    >>> round(gelu(ag.tensor([1.0])).item(), 5)
+    0.84134
+    """
+    x = _tensor(input)
+    if approximate == "none":
+        return x * 0.5 * (ag.erf(x * (1 / math.sqrt(2.0))) + 1)
+    if approximate == "tanh":
+        return x * 0.5 * (ag.tanh((x + 0.044715 * x * x * x) * _SQRT_2_OVER_PI) + 1)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def quick_gelu(input: Tensor) -> Tensor:  # noqa: A002
+    """``x·σ(1.702·x)``, the sigmoid approximation of gelu (CLIP's; not in torch core)."""
+    x = _tensor(input)
+    return x * ag.sigmoid(x * 1.702)
+
+
+def silu(input: Tensor) -> Tensor:  # noqa: A002
+    """``x·σ(x)`` (also called swish)."""
+    x = _tensor(input)
+    return x * ag.sigmoid(x)
+
+
+swish = silu
+
+
+def mish(input: Tensor) -> Tensor:  # noqa: A002
+    """``x·tanh(softplus(x))`` (Misra 2019)."""
+    x = _tensor(input)
+    return x * ag.tanh(_softplus(x))
+
+
+def selu(input: Tensor) -> Tensor:  # noqa: A002
+    """``scale·elu(x, alpha)`` with PyTorch's constants (self-normalising networks)."""
+    return elu(input, SELU_ALPHA) * SELU_SCALE
+
+
+def celu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
+    """``x`` for x > 0, else ``alpha·(exp(x/alpha) − 1)``; ``alpha`` must not be 0."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (it divides the input)")
+    x = _tensor(input)
+    return ag.where(x.data > 0, x, alpha * (ag.exp(ag.clip(x, None, 0.0) / alpha) - 1))
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:  # noqa: A002
+    """``x`` clipped to ``[min_val, max_val]``.  Unlike ``clip`` (whose gradient passes on
+    the closed interval), the gradient passes only strictly inside, as PyTorch's."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
+    x = _tensor(input)
+    inside = (x.data > min_val) & (x.data < max_val)
+    return ag.where(inside, x, ag.Tensor(np.clip(x.data, min_val, max_val)))
+
+
+def relu6(input: Tensor) -> Tensor:  # noqa: A002
+    """``min(max(x, 0), 6)`` = ``hardtanh(x, 0, 6)``."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardsigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    """``relu6(x + 3) / 6``: 0 below −3, 1 above 3, linear between."""
+    return relu6(_tensor(input) + 3.0) * (1 / 6)
+
+
+def hardswish(input: Tensor) -> Tensor:  # noqa: A002
+    """``x·relu6(x + 3)/6`` (MobileNetV3).  At exactly x = −3 the gradient is 0 here and
+    −0.5 in PyTorch (its rule takes the middle branch there); elsewhere they agree."""
+    x = _tensor(input)
+    return x * hardsigmoid(x)
+
+
+def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    """``log σ(x)`` = ``−softplus(−x)``, stable at both tails."""
+    return -_softplus(-_tensor(input))
+
+
+def softsign(input: Tensor) -> Tensor:  # noqa: A002
+    """``x / (1 + |x|)``."""
+    x = _tensor(input)
+    return x / (ag.abs(x) + 1)
+
+
+def softmin(input: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002
+    """``softmax(−x, dim)``."""
+    return softmax(-_tensor(input), dim)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1,  # noqa: A002
+              eps: float = 1e-12) -> Tensor:
+    """``x / max(‖x‖_p, eps)`` along ``dim`` (PyTorch's default: L2 over dim 1)."""
+    x = _tensor(input)
+    norm = ag.norm(x, dim, True) if p == 2 else ag.sum(ag.abs(x) ** p, dim, True) ** (1.0 / p)
+    return x / ag.maximum(norm, eps)
 
 
 def softmax(input: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002

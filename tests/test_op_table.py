@@ -110,6 +110,32 @@ def two_axes_case(draw: Any) -> tuple:
 
 
 @st.composite
+def flip_case(draw: Any) -> tuple:
+    shape = draw(shapes(min_dims=1))
+    nd = len(shape)
+    dims = draw(st.lists(st.integers(0, nd - 1), min_size=1, max_size=nd, unique=True))
+    return (shape,), {"dims": tuple(d - nd if draw(st.booleans()) else d for d in dims)}
+
+
+@st.composite
+def roll_case(draw: Any) -> tuple:
+    (shape,), params = draw(flip_case())
+    shifts = tuple(draw(st.integers(-5, 5)) for _ in params["dims"])
+    return (shape,), {"shifts": shifts, **params}
+
+
+@st.composite
+def one_axis_case(draw: Any) -> tuple:
+    shape = draw(shapes(min_dims=1))
+    return (shape,), {"dim": draw(st.integers(-len(shape), len(shape) - 1))}
+
+
+@st.composite
+def triangle_case(draw: Any) -> tuple:
+    return (draw(shapes(min_dims=2)),), {"diagonal": draw(st.integers(-2, 2))}
+
+
+@st.composite
 def squeeze_case(draw: Any) -> tuple:
     shape = draw(shapes(max_side=2))
     ones = [i for i, s in enumerate(shape) if s == 1]
@@ -426,8 +452,28 @@ TABLE: dict[str, Row] = {
     "log_softmax": Row(lambda x, axis: ops.log_softmax(x, axis),
                        lambda x, axis: np.log(np_softmax(x, axis)), 1,
                        reduction(single=True, keepdims=False)),
+    "var_mean": Row(lambda x, axis, keepdims, correction: ops.var_mean(
+        x, axis, keepdims, correction=correction),
+        lambda x, axis, keepdims, correction: (
+            np.var(x, axis, ddof=correction, keepdims=keepdims),
+            np.mean(x, axis, keepdims=keepdims)), 1, reduction(correction=True)),
+    "std_mean": Row(lambda x, axis, keepdims, correction: ops.std_mean(
+        x, axis, keepdims, correction=correction),
+        lambda x, axis, keepdims, correction: (
+            np.std(x, axis, ddof=correction, keepdims=keepdims),
+            np.mean(x, axis, keepdims=keepdims)), 1, reduction(correction=True), meta="max"),
+    "cumsum": Row(lambda x, dim: ops.cumsum(x, dim), lambda x, dim: np.cumsum(x, dim), 1,
+                  one_axis_case()),
     # shapes
     "reshape": Row(lambda x, shape: ops.reshape(x, shape), np.reshape, 1, reshape_case()),
+    "flip": Row(lambda x, dims: ops.flip(x, dims), lambda x, dims: np.flip(x, dims), 1,
+                flip_case()),
+    "roll": Row(lambda x, shifts, dims: ops.roll(x, shifts, dims),
+                lambda x, shifts, dims: np.roll(x, shifts, dims), 1, roll_case()),
+    "tril": Row(lambda x, diagonal: ops.tril(x, diagonal), lambda x, diagonal: np.tril(x, diagonal),
+                1, triangle_case()),
+    "triu": Row(lambda x, diagonal: ops.triu(x, diagonal), lambda x, diagonal: np.triu(x, diagonal),
+                1, triangle_case()),
     "permute": Row(lambda x, dims: ops.permute(x, dims), lambda x, dims: np.transpose(x, dims),
                    1, permute_case()),
     # the primitive behind permute; ops.transpose has torch's swap-two-axes semantics
