@@ -36,6 +36,7 @@ __all__ = [
     "acosh",
     "add",
     "addmm",
+    "allclose",
     "arange",
     "arccos",
     "arccosh",
@@ -72,11 +73,21 @@ __all__ = [
     "fold_windows",
     "full",
     "getitem",
+    "isclose",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "lerp",
     "log",
     "log10",
     "log1p",
     "log2",
     "log_softmax",
+    "logaddexp",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
     "logsumexp",
     "matmul",
     "max",
@@ -352,6 +363,62 @@ def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tenso
 
 
 clamp = clip
+
+
+def _predicate(fn: Any, *xs: Any) -> Tensor:
+    """A boolean Tensor from a numpy predicate of the inputs' data (no gradient)."""
+    return _make(np.asarray(fn(*[x.data if isinstance(x, Tensor) else x for x in xs])))
+
+
+def isnan(x: Tensor) -> Tensor:
+    return _predicate(np.isnan, _t(x))
+
+
+def isinf(x: Tensor) -> Tensor:
+    return _predicate(np.isinf, _t(x))
+
+
+def isfinite(x: Tensor) -> Tensor:
+    return _predicate(np.isfinite, _t(x))
+
+
+def logical_not(x: Tensor) -> Tensor:
+    return _predicate(np.logical_not, _t(x))
+
+
+def logical_and(a: Any, b: Any) -> Tensor:
+    return _predicate(np.logical_and, a, b)
+
+
+def logical_or(a: Any, b: Any) -> Tensor:
+    return _predicate(np.logical_or, a, b)
+
+
+def logical_xor(a: Any, b: Any) -> Tensor:
+    return _predicate(np.logical_xor, a, b)
+
+
+def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    """``|a − b| <= atol + rtol·|b|`` elementwise, as torch.isclose (a boolean Tensor)."""
+    return _predicate(lambda x, y: np.isclose(x, y, rtol, atol, equal_nan), a, b)
+
+
+def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """Whether ``isclose`` holds everywhere (a Python bool, as torch.allclose)."""
+    return bool(isclose(a, b, rtol, atol, equal_nan).data.all())
+
+
+def lerp(start: Any, end: Any, weight: Any) -> Tensor:
+    """``start + weight·(end − start)`` (torch.lerp; ``weight`` a number or a tensor)."""
+    return add(start, mul(weight, sub(end, start)))
+
+
+def logaddexp(a: Any, b: Any) -> Tensor:
+    """``log(e^a + e^b)`` without overflow: ``max(a, b) + log1p(e^−|a−b|)``.  At a tie the
+    gradient is ½ to each side (σ(0)), as the exact derivative σ(a − b) says."""
+    return add(maximum(a, b), log1p(exp(neg(abs(sub(a, b))))))
 
 
 def sign(x: Tensor) -> Tensor:

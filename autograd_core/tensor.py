@@ -436,6 +436,41 @@ class Tensor(Node):
     def triu(self, diagonal: int = 0) -> Tensor:
         return _F.triu(self, diagonal)
 
+    def isnan(self) -> Tensor:
+        return _F.isnan(self)
+
+    def isinf(self) -> Tensor:
+        return _F.isinf(self)
+
+    def isfinite(self) -> Tensor:
+        return _F.isfinite(self)
+
+    def logical_not(self) -> Tensor:
+        return _F.logical_not(self)
+
+    def logical_and(self, other: Any) -> Tensor:
+        return _F.logical_and(self, other)
+
+    def logical_or(self, other: Any) -> Tensor:
+        return _F.logical_or(self, other)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        return _F.logical_xor(self, other)
+
+    def logaddexp(self, other: Any) -> Tensor:
+        return _F.logaddexp(self, other)
+
+    def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+                equal_nan: bool = False) -> Tensor:
+        return _F.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+                 equal_nan: bool = False) -> bool:
+        return _F.allclose(self, other, rtol, atol, equal_nan)
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        return _F.lerp(self, end, weight)
+
     def relu(self) -> Tensor:
         return _F.relu(self)
 

@@ -51,3 +51,38 @@ def test_errors_name_the_op_and_the_shape():
         ops.roll(ag.ones(2, 2), (1, 2), 0)
     with pytest.raises(ValueError, match=r"tril: needs .* at least 2 dimensions, got shape \(3,\)"):
         ops.tril(ag.ones(3))
+
+
+def test_predicates_are_boolean_tensors_without_gradient():
+    x = ag.tensor([1.0, np.nan, np.inf, -np.inf, 0.0], requires_grad=True)
+    assert x.isnan().tolist() == [False, True, False, False, False]
+    assert x.isinf().tolist() == [False, False, True, True, False]
+    assert ops.isfinite(x).tolist() == [True, False, False, False, True]
+    assert x.isnan().dtype == np.bool_ and not x.isnan().requires_grad
+    a, b = ag.tensor([1.0, 0.0, 2.0]), ag.tensor([0.0, 0.0, 3.0])
+    assert ops.logical_and(a, b).tolist() == [False, False, True]
+    assert a.logical_or(b).tolist() == [True, False, True]
+    assert a.logical_xor(b).tolist() == [True, False, False]
+    assert a.logical_not().tolist() == [False, True, False]
+
+
+def test_isclose_and_allclose_follow_torch():
+    a, b = ag.tensor([1.0, 2.0, np.nan]), ag.tensor([1.0 + 1e-6, 2.1, np.nan])
+    assert a.isclose(b).tolist() == [True, False, False]
+    assert ops.isclose(a, b, equal_nan=True).tolist() == [True, False, True]
+    assert ops.allclose(a[:1], b[:1]) is True and a.allclose(b) is False
+
+
+def test_logaddexp_does_not_overflow_and_lerp_differentiates_its_weight():
+    a = ag.tensor([1000.0, -1000.0, 0.0], dtype=np.float64, requires_grad=True)
+    b = ag.tensor([1000.0, 0.0, 0.0], dtype=np.float64, requires_grad=True)
+    y = ops.logaddexp(a, b)
+    np.testing.assert_allclose(y.numpy(), np.logaddexp(a.numpy(), b.numpy()))
+    y.sum().backward()
+    assert a.grad.tolist() == [0.5, 0.0, 0.5] and b.grad.tolist() == [0.5, 1.0, 0.5]
+    w = ag.tensor(0.25, dtype=np.float64, requires_grad=True)
+    s, e = ag.tensor([0.0, 2.0], dtype=np.float64), ag.tensor([4.0, 2.0], dtype=np.float64)
+    out = s.lerp(e, w)
+    assert out.tolist() == [1.0, 2.0]
+    out.sum().backward()
+    assert w.grad.item() == 4.0
