@@ -36,7 +36,9 @@ __all__ = [
     "acosh",
     "add",
     "addmm",
+    "all",
     "allclose",
+    "any",
     "arange",
     "arccos",
     "arccosh",
@@ -410,6 +412,19 @@ def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
     return bool(isclose(a, b, rtol, atol, equal_nan).data.all())
 
 
+def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether any element (over ``dim``) is nonzero: a boolean Tensor, as torch.any
+    (``if t.any():`` still works: a one-element Tensor has a truth value)."""
+    x = _t(x)
+    return _predicate(lambda d: np.any(d, _axes(x, dim), keepdims=keepdim), x)
+
+
+def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether every element (over ``dim``) is nonzero: a boolean Tensor, as torch.all."""
+    x = _t(x)
+    return _predicate(lambda d: np.all(d, _axes(x, dim), keepdims=keepdim), x)
+
+
 def lerp(start: Any, end: Any, weight: Any) -> Tensor:
     """``start + weight·(end − start)`` (torch.lerp; ``weight`` a number or a tensor)."""
     return add(start, mul(weight, sub(end, start)))
@@ -686,7 +701,7 @@ def transpose(x: Tensor, *dims: Any) -> Tensor:
     x = _t(x)
     if not dims:
         return permute(x, tuple(range(x.data.ndim - 1, -1, -1)))
-    if len(dims) == 2 and all(isinstance(d, (int, np.integer)) for d in dims):
+    if len(dims) == 2 and builtins.all(isinstance(d, (int, np.integer)) for d in dims):
         return swapaxes(x, dims[0], dims[1])
     return permute(x, *dims)
 

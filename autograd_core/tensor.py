@@ -531,11 +531,11 @@ class Tensor(Node):
     def norm(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor:
         return _F.norm(self, axis, keepdims, **kw)
 
-    def any(self) -> bool:
-        return bool(np.any(self.data))
+    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _F.any(self, dim, keepdim)
 
-    def all(self) -> bool:
-        return bool(np.all(self.data))
+    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _F.all(self, dim, keepdim)
 
     def reshape(self, *shape: Any) -> Tensor:
         return _F.reshape(self, *shape)

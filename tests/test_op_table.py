@@ -536,7 +536,8 @@ SAME_ROW = {"cat": "concat", "astype": "cast", "sliding_windows": "windows",
 ALIASES = {"clamp": "clip", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
            "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "fix": "trunc"}
 NOT_DIFFERENTIABLE = {"sign", "argmax", "argmin", "isnan", "isinf", "isfinite", "logical_not",
-                      "logical_and", "logical_or", "logical_xor", "isclose", "allclose"}
+                      "logical_and", "logical_or", "logical_xor", "isclose", "allclose", "any",
+                      "all"}
 BINARY_PREDICATES = {"logical_and", "logical_or", "logical_xor", "isclose", "allclose"}
 CONSTRUCTORS = {"zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn",
                 "rand"}

@@ -86,3 +86,11 @@ def test_logaddexp_does_not_overflow_and_lerp_differentiates_its_weight():
     assert out.tolist() == [1.0, 2.0]
     out.sum().backward()
     assert w.grad.item() == 4.0
+
+
+def test_any_and_all_return_boolean_tensors_over_dims_as_torch():
+    x = ag.tensor([[0.0, 1.0], [0.0, 0.0]])
+    assert x.any().tolist() is True and x.all().tolist() is False
+    assert x.any(dim=1).tolist() == [True, False]
+    assert ops.all(x, 0, keepdim=True).shape == (1, 2)
+    assert bool(x.any()) and not x.all()  # a one-element Tensor still has a truth value
