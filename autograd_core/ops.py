@@ -62,6 +62,8 @@ __all__ = [
     "cos",
     "cosh",
     "cumsum",
+    "diag",
+    "diagonal",
     "div",
     "erf",
     "exp",
@@ -95,6 +97,7 @@ __all__ = [
     "max",
     "maximum",
     "mean",
+    "meshgrid",
     "min",
     "minimum",
     "mul",
@@ -108,6 +111,8 @@ __all__ = [
     "rand",
     "randn",
     "relu",
+    "repeat",
+    "repeat_interleave",
     "reshape",
     "roll",
     "round",
@@ -134,6 +139,7 @@ __all__ = [
     "tril",
     "triu",
     "trunc",
+    "unflatten",
     "unsqueeze",
     "var",
     "var_mean",
@@ -852,6 +858,101 @@ def cat(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Ten
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """numpy spelling of ``cat``."""
     return cat(tensors, axis)
+
+
+def repeat(x: Tensor, *repeats: Any) -> Tensor:
+    """Tile ``x`` ``repeats[i]`` times along each axis (torch's ``Tensor.repeat``, numpy's
+    ``tile``); extra leading repeats add axes.  Built from expand and reshape, so the
+    gradient sums the copies back."""
+    x = _t(x)
+    reps = _shape_arg(repeats)
+    if len(reps) < x.ndim:
+        raise ValueError(f"repeat: {len(reps)} repeats for a tensor of {x.ndim} dimensions "
+                         f"(shape {x.shape}); give at least one per dimension")
+    if builtins.any(r < 0 for r in reps):
+        raise ValueError(f"repeat: repeats must be >= 0, got {reps}")
+    shape = (1,) * (len(reps) - x.ndim) + x.shape
+    interleaved = tuple(v for s in shape for v in (1, s))
+    target = tuple(v for r, s in zip(reps, shape, strict=True) for v in (r, s))
+    out = broadcast_to(reshape(x, interleaved), target)
+    return reshape(out, tuple(r * s for r, s in zip(reps, shape, strict=True)))
+
+
+def repeat_interleave(x: Tensor, repeats: int, dim: int | None = None) -> Tensor:
+    """Repeat each element ``repeats`` times along ``dim`` (flattened when None), as
+    ``torch.repeat_interleave`` with an int ``repeats``."""
+    x = _t(x)
+    if not isinstance(repeats, int) or repeats < 0:
+        raise ValueError(f"repeat_interleave: repeats must be an int >= 0, got {repeats!r}")
+    if dim is None:
+        x, dim = reshape(x, (-1,)), 0
+    d = _dims(x, dim, "repeat_interleave")[0]
+    shape = x.shape
+    spread = broadcast_to(unsqueeze(x, d + 1), shape[:d + 1] + (repeats,) + shape[d + 1:])
+    return reshape(spread, shape[:d] + (shape[d] * repeats,) + shape[d + 1:])
+
+
+def unflatten(x: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:
+    """Split axis ``dim`` into ``sizes`` (one may be -1), as ``torch.unflatten``."""
+    x = _t(x)
+    d = _dims(x, dim, "unflatten")[0]
+    return reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
+
+
+def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal of axes ``dim1``, ``dim2`` (moved to the end, as torch.diagonal);
+    ``offset`` > 0 above the main diagonal, < 0 below."""
+    x = _t(x)
+    if x.ndim < 2:
+        raise ValueError(f"diagonal: needs at least 2 dimensions, got shape {x.shape}")
+    d1, d2 = _dims(x, (dim1, dim2), "diagonal")
+    if d1 == d2:
+        raise ValueError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
+    rest = [k for k in range(x.ndim) if k not in (d1, d2)]
+    moved = permute(x, (*rest, d1, d2))
+    n1, n2 = x.shape[d1], x.shape[d2]
+    rows = np.arange(builtins.max(0, -offset), n1)
+    cols = rows + offset
+    keep = cols < n2
+    return getitem(moved, (Ellipsis, rows[keep], cols[keep]))
+
+
+_take_diagonal = diagonal  # diag's own argument is named diagonal, as torch's
+
+
+def diag(x: Tensor, diagonal: int = 0) -> Tensor:
+    """A 1-D ``x`` as the ``diagonal``-th diagonal of a square matrix; a 2-D ``x``'s
+    diagonal (torch.diag)."""
+    x = _t(x)
+    if x.ndim == 2:
+        return _take_diagonal(x, diagonal)
+    if x.ndim != 1:
+        raise ValueError(f"diag: expected a 1-D or 2-D tensor, got shape {x.shape}")
+    n = x.shape[0] + builtins.abs(diagonal)
+    # Element (r, c) of the diagonal is x[r] above the main diagonal, x[c] below it: x,
+    # padded to n, spread along the other axis, then masked to the diagonal.
+    line = pad(x, ((0, builtins.abs(diagonal)),))
+    grid = broadcast_to(reshape(line, (n, 1) if diagonal >= 0 else (1, n)), (n, n))
+    return where(np.eye(n, k=diagonal, dtype=bool), grid, 0.0)
+
+
+def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
+    """Coordinate grids of 1-D tensors (``indexing="ij"``, torch's default, or "xy")."""
+    ts = [_t(t) for t in (tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list,
+          tuple)) else tensors)]
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if builtins.any(t.ndim != 1 for t in ts):
+        raise ValueError(f"meshgrid: expects 1-D tensors, got shapes {[t.shape for t in ts]}")
+    sizes = [t.shape[0] for t in ts]
+    if indexing == "xy" and len(ts) >= 2:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for k, t in enumerate(ts):
+        axis = k if indexing == "ij" or len(ts) < 2 else (1, 0, *range(2, len(ts)))[k]
+        view = (1,) * axis + (t.shape[0],) + (1,) * (len(ts) - axis - 1)
+        out.append(broadcast_to(reshape(t, view), tuple(sizes)))
+    return tuple(out)
 
 
 def stack(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Tensor:

@@ -471,6 +471,21 @@ class Tensor(Node):
     def lerp(self, end: Any, weight: Any) -> Tensor:
         return _F.lerp(self, end, weight)
 
+    def repeat(self, *repeats: Any) -> Tensor:
+        return _F.repeat(self, *repeats)
+
+    def repeat_interleave(self, repeats: int, dim: int | None = None) -> Tensor:
+        return _F.repeat_interleave(self, repeats, dim)
+
+    def unflatten(self, dim: int, sizes: Any) -> Tensor:
+        return _F.unflatten(self, dim, sizes)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        return _F.diagonal(self, offset, dim1, dim2)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        return _F.diag(self, diagonal)
+
     def relu(self) -> Tensor:
         return _F.relu(self)
 

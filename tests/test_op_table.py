@@ -136,6 +136,47 @@ def triangle_case(draw: Any) -> tuple:
 
 
 @st.composite
+def repeat_case(draw: Any) -> tuple:
+    shape = draw(shapes(max_dims=3, max_side=3))
+    reps = tuple(draw(st.integers(0, 3)) for _ in range(len(shape) + draw(st.integers(0, 1))))
+    return (shape,), {"repeats": reps}
+
+
+@st.composite
+def repeat_interleave_case(draw: Any) -> tuple:
+    shape = draw(shapes(max_dims=3, max_side=3))
+    nd = len(shape)
+    dim = draw(st.one_of(st.none(), st.integers(-nd, nd - 1))) if nd else None
+    return (shape,), {"repeats": draw(st.integers(0, 3)), "dim": dim}
+
+
+@st.composite
+def unflatten_case(draw: Any) -> tuple:
+    shape = draw(shapes(min_dims=1))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    return (shape,), {"dim": dim, "sizes": draw(st.sampled_from([(1, -1), (-1, 1), (-1,)]))}
+
+
+@st.composite
+def diagonal_case(draw: Any) -> tuple:
+    shape = draw(shapes(min_dims=2, max_dims=3))
+    nd = len(shape)
+    dim1, dim2 = draw(st.permutations(range(nd)))[:2]
+    return (shape,), {"offset": draw(st.integers(-2, 2)), "dim1": dim1, "dim2": dim2 - nd}
+
+
+@st.composite
+def diag_case(draw: Any) -> tuple:
+    return (draw(shapes(min_dims=1, max_dims=2)),), {"diagonal": draw(st.integers(-2, 2))}
+
+
+@st.composite
+def meshgrid_case(draw: Any) -> tuple:
+    return ((draw(st.integers(1, 4)),), (draw(st.integers(1, 4)),)), {
+        "indexing": draw(st.sampled_from(["ij", "xy"]))}
+
+
+@st.composite
 def squeeze_case(draw: Any) -> tuple:
     shape = draw(shapes(max_side=2))
     ones = [i for i, s in enumerate(shape) if s == 1]
@@ -360,6 +401,11 @@ def np_erf(x: np.ndarray) -> np.ndarray:
     return np.array([math.erf(v) for v in np.ravel(x)]).reshape(np.shape(x))
 
 
+def np_unflatten(x: np.ndarray, dim: int, sizes: tuple) -> np.ndarray:
+    d = dim % x.ndim
+    return np.reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
+
+
 def m_sigmoid(a: float) -> float:
     return 1.0 / (1.0 + math.exp(-a))
 
@@ -478,6 +524,21 @@ TABLE: dict[str, Row] = {
                 1, triangle_case()),
     "triu": Row(lambda x, diagonal: ops.triu(x, diagonal), lambda x, diagonal: np.triu(x, diagonal),
                 1, triangle_case()),
+    "repeat": Row(lambda x, repeats: ops.repeat(x, *repeats),
+                  lambda x, repeats: np.tile(x, repeats), 1, repeat_case()),
+    "repeat_interleave": Row(lambda x, repeats, dim: ops.repeat_interleave(x, repeats, dim),
+                             lambda x, repeats, dim: np.repeat(x, repeats, dim), 1,
+                             repeat_interleave_case()),
+    "unflatten": Row(lambda x, dim, sizes: ops.unflatten(x, dim, sizes),
+                     lambda x, dim, sizes: np_unflatten(x, dim, sizes), 1, unflatten_case()),
+    "diagonal": Row(lambda x, offset, dim1, dim2: ops.diagonal(x, offset, dim1, dim2),
+                    lambda x, offset, dim1, dim2: np.diagonal(x, offset, dim1, dim2), 1,
+                    diagonal_case()),
+    "diag": Row(lambda x, diagonal: ops.diag(x, diagonal),
+                lambda x, diagonal: np.diag(x, diagonal), 1, diag_case()),
+    "meshgrid": Row(lambda a, b, indexing: ops.meshgrid(a, b, indexing=indexing),
+                    lambda a, b, indexing: tuple(np.meshgrid(a, b, indexing=indexing)), 2,
+                    meshgrid_case()),
     "permute": Row(lambda x, dims: ops.permute(x, dims), lambda x, dims: np.transpose(x, dims),
                    1, permute_case()),
     # the primitive behind permute; ops.transpose has torch's swap-two-axes semantics

@@ -94,3 +94,29 @@ def test_any_and_all_return_boolean_tensors_over_dims_as_torch():
     assert x.any(dim=1).tolist() == [True, False]
     assert ops.all(x, 0, keepdim=True).shape == (1, 2)
     assert bool(x.any()) and not x.all()  # a one-element Tensor still has a truth value
+
+
+def test_repeat_tiles_as_torch_and_its_gradient_counts_the_copies():
+    x = ag.tensor([[1.0, 2.0]], requires_grad=True)
+    y = x.repeat(2, 1, 3)
+    assert y.shape == (2, 1, 6) and y.tolist()[1] == [[1.0, 2.0] * 3]
+    y.sum().backward()
+    assert x.grad.tolist() == [[6.0, 6.0]]
+    assert ops.repeat_interleave(ag.tensor([[1.0, 2.0], [3.0, 4.0]]), 2).tolist() == [
+        1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0]
+    with pytest.raises(ValueError, match=r"repeat: 1 repeats for a tensor of 2 dimensions"):
+        x.repeat(2)
+
+
+def test_diag_diagonal_unflatten_meshgrid_as_torch():
+    v = ag.tensor([1.0, 2.0])
+    assert ops.diag(v, -1).tolist() == [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 2.0, 0.0]]
+    m = ag.arange(12.0).reshape(3, 4)
+    assert m.diagonal(1).tolist() == [1.0, 6.0, 11.0] and m.diag().tolist() == [0.0, 5.0, 10.0]
+    assert m.unflatten(1, (2, 2)).shape == (3, 2, 2)
+    gx, gy = ops.meshgrid(ag.arange(3.0), ag.arange(2.0), indexing="xy")
+    assert gx.shape == gy.shape == (2, 3) and gx.tolist()[1] == [0.0, 1.0, 2.0]
+    with pytest.raises(ValueError, match="diagonal: dim1 and dim2 must differ"):
+        m.diagonal(0, 1, -1)
+    with pytest.raises(ValueError, match="meshgrid: indexing must be"):
+        ops.meshgrid(v, v, indexing="yx")
