@@ -328,13 +328,15 @@ def const(data: Any) -> Const:
     return c
 
 
-def _record(out: Recorded, op: Op, parents: tuple, saved: tuple, ctx: Any = None) -> Recorded:
-    """Fill in a freshly made recorded node whose ``_out`` is set (grad mode checked by the
-    caller).  ``tensor._made_by`` spells the same stores out: it is every Tensor op's path."""
+def _record(out: Recorded, op: Op, parents: tuple, ctx: Any = None) -> Recorded:
+    """Fill in a freshly made node that holds its own value (a Scalar: ``_values_in_parents``)
+    as ``op`` of ``parents``; grad mode is checked by the caller.  It saves its parents and
+    its output, whose floats its rules read.  ``tensor._made_by`` is the Tensor version."""
     out.requires_grad = True
     out._op = op
     out._parents = parents
-    out._saved = saved
+    out._saved = parents
+    out._out = out.data  # type: ignore[attr-defined]
     out._ctx = ctx
     out._fits = op.elementwise
     out._seq = next_seq()

@@ -944,15 +944,15 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
         raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     if builtins.any(t.ndim != 1 for t in ts):
         raise ValueError(f"meshgrid: expects 1-D tensors, got shapes {[t.shape for t in ts]}")
-    sizes = [t.shape[0] for t in ts]
-    if indexing == "xy" and len(ts) >= 2:
-        sizes[0], sizes[1] = sizes[1], sizes[0]
-    out = []
-    for k, t in enumerate(ts):
-        axis = k if indexing == "ij" or len(ts) < 2 else (1, 0, *range(2, len(ts)))[k]
-        view = (1,) * axis + (t.shape[0],) + (1,) * (len(ts) - axis - 1)
-        out.append(broadcast_to(reshape(t, view), tuple(sizes)))
-    return tuple(out)
+    n = len(ts)
+    axes = list(range(n))  # the axis along which each input varies
+    if indexing == "xy" and n >= 2:
+        axes[0], axes[1] = 1, 0  # x along columns, y along rows
+    sizes = [0] * n
+    for t, axis in zip(ts, axes, strict=True):
+        sizes[axis] = t.shape[0]
+    return tuple(broadcast_to(reshape(t, tuple(sizes[k] if k == axis else 1 for k in range(n))),
+                              tuple(sizes)) for t, axis in zip(ts, axes, strict=True))
 
 
 def stack(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Tensor:

@@ -43,18 +43,14 @@ def _binary(op: Op, a: Any, b: Any) -> Scalar:
         b = _operand(b, op)
     out = _snew(op.sfwd(a.data, b.data))
     if (a.requires_grad or b.requires_grad) and STATE.grad_enabled:
-        out._out = out.data
-        parents = (a, b)
-        _record(out, op, parents, parents)  # its rules read the parents' floats
+        _record(out, op, (a, b))
     return out
 
 
 def _unary(op: Op, a: Scalar) -> Scalar:
     out = _snew(op.sfwd(a.data))
     if a.requires_grad and STATE.grad_enabled:
-        out._out = out.data
-        parents = (a,)
-        _record(out, op, parents, parents)
+        _record(out, op, (a,))
     return out
 
 
@@ -219,9 +215,7 @@ class Scalar(Recorded):
     def clip(self, min: float | None = None, max: float | None = None) -> Scalar:  # noqa: A002
         out = _snew(P.CLIP.sfwd(self.data, min, max))
         if self.requires_grad and STATE.grad_enabled:
-            out._out = out.data
-            parents = (self,)
-            _record(out, P.CLIP, parents, parents, (min, max))
+            _record(out, P.CLIP, (self,), (min, max))
         return out
 
 
@@ -242,7 +236,8 @@ def _graph_unary(op: Op) -> Any:
 Scalar._graph_ns = SimpleNamespace(
     exp=_graph_unary(P.EXP), log=_graph_unary(P.LOG), sin=_graph_unary(P.SIN),
     cos=_graph_unary(P.COS), sign=lambda x: FLOAT_NS.sign(_value(x)),
-    sinh=_graph_unary(P.SINH), cosh=_graph_unary(P.COSH), zeros_like=lambda g: 0.0,
+    sinh=_graph_unary(P.SINH), cosh=_graph_unary(P.COSH),
+    zeros_like=FLOAT_NS.zeros_like,
     pow=lambda a, b: _binary(P.POW, a, b) if isinstance(a, Scalar) or isinstance(b, Scalar)
     else P._spow(a, b),
     where=FLOAT_NS.where, eq=lambda a, b: _value(a) == _value(b),

@@ -566,8 +566,7 @@ def _replay(node: Node, parents: Sequence[Node]) -> Node:
     if isinstance(node, Scalar):
         out = _snew(data)
         if engine.is_grad_enabled() and any(p.requires_grad for p in parents):
-            out._out = data
-            _record(out, op, tuple(parents), tuple(parents), ctx)
+            _record(out, op, tuple(parents), ctx)
         return out
     return _apply(op, tuple(parents), data, ctx)  # type: ignore[arg-type]
 
