@@ -20,8 +20,8 @@ from .primitives import (
     _sexp,
     _slog,
     _spow,
+    add_at_np,
     fold_np,
-    scatter_np,
     window_max_grad_np,
     windows_np,
 )
@@ -67,14 +67,18 @@ def _np_sum(x: Any, axis: Any, keepdims: bool) -> Any:
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
+def _np_prod(x: Any, axis: Any, keepdims: bool) -> Any:
+    return np.prod(x, axis=axis, keepdims=keepdims)
+
+
 NUMPY_NS = SimpleNamespace(
     exp=np.exp, log=np.log, sin=np.sin, cos=np.cos, sign=np.sign, pow=np.power,
     sinh=np.sinh, cosh=np.cosh, zeros_like=np.zeros_like, flip=np.flip, roll=np.roll,
     cumsum=np.cumsum,
-    where=np.where, eq=np.equal, within=_within, sum=_np_sum,
+    where=np.where, eq=np.equal, within=_within, sum=_np_sum, prod=_np_prod,
     expand=np.broadcast_to, reshape=np.reshape, transpose=np.transpose,
     expand_dims=np.expand_dims, matmul=np.matmul, mT=lambda x: np.swapaxes(x, -1, -2),
-    getitem=lambda x, index: x[index], scatter=scatter_np,
+    getitem=lambda x, index: x[index], add_at=add_at_np,
     windows=windows_np, fold=fold_np, window_max_grad=window_max_grad_np,
     cast=lambda x, dtype: np.asarray(x).astype(dtype, copy=False),
     unbroadcast=_unbroadcast,

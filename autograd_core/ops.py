@@ -10,7 +10,7 @@ import builtins
 import operator
 from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -48,6 +48,7 @@ __all__ = [
     "arctanh",
     "argmax",
     "argmin",
+    "argsort",
     "asin",
     "asinh",
     "astype",
@@ -61,10 +62,15 @@ __all__ = [
     "concatenate",
     "cos",
     "cosh",
+    "cummax",
+    "cummin",
+    "cumprod",
     "cumsum",
     "diag",
     "diagonal",
     "div",
+    "empty",
+    "empty_like",
     "erf",
     "exp",
     "exp2",
@@ -76,23 +82,29 @@ __all__ = [
     "floor",
     "fold_windows",
     "full",
+    "full_like",
+    "gather",
     "getitem",
     "isclose",
     "isfinite",
     "isinf",
     "isnan",
     "lerp",
+    "linspace",
     "log",
     "log10",
     "log1p",
     "log2",
     "log_softmax",
     "logaddexp",
+    "logcumsumexp",
     "logical_and",
     "logical_not",
     "logical_or",
     "logical_xor",
     "logsumexp",
+    "masked_fill",
+    "masked_select",
     "matmul",
     "max",
     "maximum",
@@ -102,13 +114,16 @@ __all__ = [
     "minimum",
     "mul",
     "neg",
+    "nonzero",
     "norm",
     "ones",
     "ones_like",
     "pad",
     "permute",
     "pow",
+    "prod",
     "rand",
+    "randint",
     "randn",
     "relu",
     "repeat",
@@ -117,6 +132,9 @@ __all__ = [
     "roll",
     "round",
     "rsqrt",
+    "scatter",
+    "scatter_add",
+    "scatter_reduce",
     "setitem",
     "sigmoid",
     "sign",
@@ -124,6 +142,7 @@ __all__ = [
     "sinh",
     "sliding_windows",
     "softmax",
+    "sort",
     "split",
     "sqrt",
     "squeeze",
@@ -133,8 +152,10 @@ __all__ = [
     "sub",
     "sum",
     "swapaxes",
+    "take_along_dim",
     "tan",
     "tanh",
+    "topk",
     "transpose",
     "tril",
     "triu",
@@ -481,10 +502,17 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
 
 # -------------------------------------------------------------------- reductions
 def sum(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
-        keepdim: bool | None = None) -> Tensor:
-    """Sum over ``axis`` (int, tuple or None for all); ``dim``/``keepdim`` also accepted."""
-    x = _t(x)
+        keepdim: bool | None = None, dtype: Any = None) -> Tensor:
+    """Sum over ``axis`` (int, tuple or None for all); ``dim``/``keepdim`` also accepted.
+    ``dtype``: cast to it first (as torch.sum)."""
+    x = _t(x) if dtype is None else astype(_t(x), dtype)
     return _unary(P.SUM, x, _axes(x, axis, dim), _keep(keepdims, keepdim))
+
+
+def prod(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+    """Product over ``dim`` (all elements when None); exact gradients at zeros, as torch."""
+    x = _t(x) if dtype is None else astype(_t(x), dtype)
+    return _unary(P.PROD, x, _axes(x, dim), keepdim)
 
 
 def _extremum(op: Any, x: Tensor, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> Tensor:
@@ -597,6 +625,287 @@ def cumsum(x: Tensor, dim: int) -> Tensor:
     if x.ndim == 0:
         return _unary(P.CUMSUM, reshape(x, (1,)), 0).reshape(())
     return _unary(P.CUMSUM, x, _dims(x, dim, "cumsum")[0])
+
+
+def _scan(x: Tensor, dim: int, who: str, reduce: Any, fill: float) -> Tensor:
+    """A cumulative ``reduce`` along ``dim`` as a reduction of a masked square: output i
+    reduces the elements j <= i (the others replaced by ``reduce``'s identity ``fill``).
+    O(n²) memory for a length-n axis, but every gradient, at zeros and of second order
+    too, is the reduction's own."""
+    x = _t(x)
+    if x.ndim == 0:
+        return reshape(_scan(reshape(x, (1,)), 0, who, reduce, fill), ())
+    d = _dims(x, dim, who)[0]
+    moved = swapaxes(x, d, -1)
+    n = moved.shape[-1]
+    square = broadcast_to(unsqueeze(moved, -2), moved.shape + (n,))
+    upto = np.tril(np.ones((n, n), dtype=bool))  # row i keeps columns j <= i
+    return swapaxes(reduce(where(upto, square, fill), -1), d, -1)
+
+
+def cumprod(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Cumulative product along ``dim`` (torch.cumprod); built from ``prod``, so its
+    gradient is exact at zeros (see ``_scan``)."""
+    x = _t(x) if dtype is None else astype(_t(x), dtype)
+    return _scan(x, dim, "cumprod", prod, 1.0)
+
+
+def logcumsumexp(x: Tensor, dim: int) -> Tensor:
+    """``log(cumsum(exp(x)))`` along ``dim`` without overflow (torch.logcumsumexp):
+    each prefix is a stable ``logsumexp`` (see ``_scan``)."""
+    return _scan(x, dim, "logcumsumexp", logsumexp, -np.inf)
+
+
+class ValuesIndices(NamedTuple):
+    """The (values, indices) pair of sort, topk, cummax, cummin (torch.return_types)."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _open_grid(index: np.ndarray, dim: int) -> tuple[np.ndarray, ...]:
+    """The advanced index that picks ``x[i_0, ..., index[i], ..., i_n]`` for every position
+    i of ``index``: ``index`` itself on axis ``dim``, broadcast ranges elsewhere."""
+    grid = list(np.ogrid[tuple(slice(s) for s in index.shape)])
+    grid[dim] = index
+    return tuple(grid)
+
+
+def _index_arg(index: Any, x: Tensor, dim: int, who: str) -> tuple[np.ndarray, int]:
+    """``index`` as an int64 array of ``x``'s rank, and ``dim`` made non-negative; errors
+    name the op and the shapes (IndexError for an out-of-range dim or index, as torch)."""
+    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{who}: index must be an integer tensor, got {idx.dtype}")
+    d = _dims(x, dim, who)[0]
+    if idx.ndim != builtins.max(x.ndim, 1) and idx.size:
+        raise ValueError(f"{who}: index of shape {idx.shape} must have as many dimensions "
+                         f"as the input of shape {x.shape}")
+    n = x.shape[d] if x.ndim else 1
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(f"{who}: index out of range [0, {n}) for dim {d} (input of shape "
+                         f"{x.shape})")
+    return idx.astype(np.int64, copy=False), d
+
+
+def gather(x: Tensor, dim: int, index: Any) -> Tensor:
+    """``out[i][j][k] = x[i][index[i][j][k]][k]`` for dim=1 (torch.gather); repeated
+    indices accumulate their gradients."""
+    x = _t(x)
+    idx, d = _index_arg(index, x, dim, "gather")
+    if builtins.any(s > t for k, (s, t) in enumerate(zip(idx.shape, x.shape, strict=False))
+                    if k != d):
+        raise ValueError(f"gather: index of shape {idx.shape} is larger than the input of "
+                         f"shape {x.shape} outside dim {d}")
+    return getitem(x, _open_grid(idx, d)) if x.ndim else getitem(reshape(x, (1,)), idx)
+
+
+def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:
+    """``gather`` with the index broadcast against the input (torch.take_along_dim); with
+    ``dim=None`` both are flattened."""
+    x = _t(x)
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if dim is None:
+        return gather(reshape(x, (-1,)), 0, idx.reshape(-1))
+    d = _dims(x, dim, "take_along_dim")[0]
+    shape = list(np.broadcast_shapes(tuple(np.delete(x.shape, d)),
+                                     tuple(np.delete(idx.shape, d))))
+    xs, ids = list(shape), list(shape)
+    xs.insert(d, x.shape[d])
+    ids.insert(d, idx.shape[d])
+    return gather(broadcast_to(x, tuple(xs)), d, np.broadcast_to(idx, tuple(ids)))
+
+
+def _with_indices(x: Tensor, idx: np.ndarray, d: int) -> ValuesIndices:
+    return ValuesIndices(gather(x, d, idx), _make(idx.astype(np.int64, copy=False)))
+
+
+def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
+         ) -> ValuesIndices:
+    """Sorted values and their indices along ``dim`` (torch.sort).  Always stable: ties keep
+    their order, also when descending."""
+    x = _t(x)
+    if x.ndim == 0:
+        return ValuesIndices(x, _make(np.zeros((), np.int64)))
+    d = _dims(x, dim, "sort")[0]
+    key = x.data
+    if descending:  # a stable ascending sort of the negated keys keeps ties in order
+        key = -(key.astype(np.int64) if key.dtype.kind in "bu" else key)
+    return _with_indices(x, np.argsort(key, axis=d, kind="stable"), d)
+
+
+def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
+            ) -> Tensor:
+    """The indices that sort ``x`` along ``dim`` (torch.argsort)."""
+    return sort(x, dim, descending, stable).indices
+
+
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True  # noqa: A002
+         ) -> ValuesIndices:
+    """The ``k`` largest (or smallest) elements along ``dim`` and their indices, in sorted
+    order (torch.topk; ``sorted=False`` gives the same order)."""
+    x = _t(x)
+    d = _dims(x, dim, "topk")[0] if x.ndim else 0
+    n = x.shape[d] if x.ndim else 1
+    if not 0 <= k <= n:
+        raise IndexError(f"topk: k={k} is out of range for dim {d} of size {n} (input of "
+                         f"shape {x.shape})")
+    values, indices = sort(x, d, descending=largest)
+    pick = (slice(None),) * d + (slice(0, k),)
+    return ValuesIndices(getitem(values, pick), indices[pick])
+
+
+def _cumulative_extreme(x: Tensor, dim: int, who: str, accumulate: Any) -> ValuesIndices:
+    x = _t(x)
+    if x.ndim == 0:
+        return ValuesIndices(x, _make(np.zeros((), np.int64)))
+    d = _dims(x, dim, who)[0]
+    running = accumulate(x.data, axis=d)
+    # A "record" is an element equal to the running extreme so far; each output takes the
+    # latest record at or before it (ties go to the later index, as torch).
+    positions = np.arange(x.shape[d]).reshape((-1,) + (1,) * (x.ndim - 1 - d))
+    record = np.where(x.data == running, positions, 0)
+    return _with_indices(x, np.maximum.accumulate(record, axis=d), d)
+
+
+def cummax(x: Tensor, dim: int) -> ValuesIndices:
+    """Running maximum along ``dim`` and where it was found (torch.cummax)."""
+    return _cumulative_extreme(x, dim, "cummax", np.maximum.accumulate)
+
+
+def cummin(x: Tensor, dim: int) -> ValuesIndices:
+    """Running minimum along ``dim`` and where it was found (torch.cummin)."""
+    return _cumulative_extreme(x, dim, "cummin", np.minimum.accumulate)
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
+    """``value`` where ``mask`` holds, else ``x`` (torch.masked_fill; ``mask`` broadcasts
+    to ``x``'s shape, ``value`` a number or a 0-d tensor)."""
+    x = _t(x)
+    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_fill: mask must be boolean, got {m.dtype}")
+    if not _broadcasts_to(m.shape, x.shape):
+        raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast to the "
+                         f"input's shape {x.shape}")
+    if isinstance(value, Tensor) and value.ndim:
+        raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
+                         f"{value.shape}")
+    return where(m, astype(value, x.dtype) if isinstance(value, Tensor) else value, x)
+
+
+def masked_select(x: Tensor, mask: Any) -> Tensor:
+    """The elements of ``x`` where ``mask`` holds, as a 1-D tensor (both broadcast)."""
+    x = _t(x)
+    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
+    shape = np.broadcast_shapes(m.shape, x.shape)
+    return getitem(broadcast_to(x, shape), np.broadcast_to(m, shape))
+
+
+def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
+    """Indices of the nonzero elements: an (n, ndim) int64 tensor, or one 1-D tensor per
+    dimension with ``as_tuple`` (torch.nonzero; no gradient)."""
+    data = _t(x).data
+    if as_tuple:
+        return tuple(_make(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(data)))
+    return _make(np.argwhere(data).astype(np.int64))
+
+
+def _scatter_args(x: Tensor, dim: int, index: Any, src: Any, who: str
+                  ) -> tuple[tuple[np.ndarray, ...], Any]:
+    """The advanced index ``scatter`` writes through, and ``src`` cut to the index's shape
+    (a number stays a number)."""
+    idx, d = _index_arg(index, x, dim, who)
+    if isinstance(src, (Tensor, np.ndarray, list)):
+        src = _t(src, x)
+        if builtins.any(s > t for s, t in zip(idx.shape, src.shape, strict=False)):
+            raise ValueError(f"{who}: index of shape {idx.shape} is larger than src of "
+                             f"shape {src.shape}")
+        src = getitem(src, tuple(slice(s) for s in idx.shape))
+    return _open_grid(idx, d), src
+
+
+def scatter(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None,
+            reduce: str | None = None) -> Tensor:
+    """Out-of-place ``x[i][index[i][j]] = src[i][j]`` for dim=1 (torch.scatter); ``src`` a
+    tensor or (``value``) a number.  Where indices repeat, one write lands and only it gets
+    a gradient.  ``reduce="add"``/``"multiply"`` as ``scatter_reduce`` with sum/prod."""
+    x = _t(x)
+    source = value if src is None else src
+    if reduce is not None:
+        modes = {"add": "sum", "multiply": "prod"}
+        if reduce not in modes:
+            raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+        if not isinstance(source, Tensor):
+            source = full(np.shape(index.data if isinstance(index, Tensor) else index),
+                          source, dtype=x.dtype)
+        return scatter_reduce(x, dim, index, source, modes[reduce])
+    grid, source = _scatter_args(x, dim, index, source, "scatter")
+    return setitem(x, grid, source)
+
+
+def scatter_add(x: Tensor, dim: int, index: Any, src: Any) -> Tensor:
+    """``x`` plus ``src`` added at ``index`` along ``dim``; repeated indices accumulate."""
+    return scatter_reduce(x, dim, index, src, "sum")
+
+
+def scatter_reduce(x: Tensor, dim: int, index: Any, src: Any, reduce: str, *,
+                   include_self: bool = True) -> Tensor:
+    """Combine ``src`` into ``x`` at ``index`` along ``dim`` with ``reduce`` = "sum",
+    "prod", "mean", "amax" or "amin" (torch.scatter_reduce); positions no index reaches
+    keep ``x``.  amax/amin share the gradient equally among ties, as torch."""
+    x = _t(x)
+    if reduce not in ("sum", "prod", "mean", "amax", "amin"):
+        raise ValueError(f"scatter_reduce: reduce must be sum, prod, mean, amax or amin, "
+                         f"got {reduce!r}")
+    grid, src = _scatter_args(x, dim, index, src, "scatter_reduce")
+    if src.data.size == 0:  # nothing to combine
+        return x.clone()
+    hits = P.add_at_np(np.ones(src.shape, np.int64), grid, False, x.shape)
+    touched = hits > 0
+    base = x if include_self else where(touched, 0.0, x)
+    count = hits + include_self
+    if reduce in ("sum", "mean"):
+        total = base + _add_at(src, grid, False, x.shape)
+        return total if reduce == "sum" else where(touched, total / np.maximum(count, 1), x)
+    if reduce == "prod":
+        return (x if include_self else where(touched, 1.0, x)) * _scatter_prod(x, src, grid)
+    pick = np.maximum if reduce == "amax" else np.minimum
+    top = np.full(x.shape, -np.inf if reduce == "amax" else np.inf, x.dtype)
+    pick.at(top, grid, src.data)
+    if include_self:
+        top = pick(top, x.data)
+    top = np.where(touched, top, x.data)
+    # The extreme as the mean of the tied candidates: same value, gradient shared by ties.
+    src_ties = src.data == top[grid]
+    self_ties = (x.data == top) & (include_self | ~touched)
+    ties = P.add_at_np(src_ties.astype(np.int64), grid, False, x.shape) + self_ties
+    total = where(self_ties, x, 0.0) + _add_at(where(src_ties, src, 0.0), grid, False,
+                                                x.shape)
+    return total / ties
+
+
+def _scatter_prod(x: Tensor, src: Tensor, grid: tuple) -> Tensor:
+    """Per position of ``x``, the product of the sources scattered there (1 where none).
+    The sources are laid out by target position along a new last axis, padded with 1s; the
+    product over that axis has prod's own gradient (exact at zeros)."""
+    flat_target = np.ravel_multi_index(tuple(np.broadcast_arrays(*grid)), x.shape).ravel()
+    order = np.argsort(flat_target, kind="stable")
+    counts = np.bincount(flat_target, minlength=x.data.size)
+    width = builtins.max(int(counts.max(initial=0)), 1)
+    starts = np.cumsum(counts) - counts
+    slot = np.arange(order.size) - starts[flat_target[order]]
+    layout = np.full((x.data.size, width), -1, np.int64)
+    layout[flat_target[order], slot] = order
+    values = getitem(reshape(src, (-1,)), np.maximum(layout, 0))
+    return reshape(prod(where(layout >= 0, values, 1.0), -1), x.shape)
 
 
 def _triangle(x: Tensor, diagonal: int, lower: bool, who: str) -> Tensor:
@@ -829,8 +1138,8 @@ def setitem(x: Tensor, index: Any, value: Any) -> Tensor:
     return _apply(P.SETITEM, (x, v), data, (index, basic))
 
 
-def _scatter(g: Tensor, index: Any, basic: bool, shape: tuple[int, ...]) -> Tensor:
-    return _apply(P.SCATTER, (g,), P.scatter_np(g.data, index, basic, shape),
+def _add_at(g: Tensor, index: Any, basic: bool, shape: tuple[int, ...]) -> Tensor:
+    return _apply(P.ADD_AT, (g,), P.add_at_np(g.data, index, basic, shape),
                   (index, basic, shape))
 
 
@@ -1123,6 +1432,18 @@ def _dt(dtype: Any) -> np.dtype:
     return get_default_dtype() if dtype is None else np.dtype(dtype)
 
 
+def _inferred(dtype: Any, *values: Any) -> np.dtype:
+    """PyTorch's dtype for a tensor made from ``values``: ``dtype`` if given, else bool for
+    bools, int64 for integers, the default float dtype otherwise."""
+    if dtype is not None:
+        return np.dtype(dtype)
+    if builtins.all(isinstance(v, (bool, np.bool_)) for v in values):
+        return np.dtype(np.bool_)
+    if builtins.all(isinstance(v, (int, np.integer)) for v in values):
+        return np.dtype(np.int64)
+    return get_default_dtype()
+
+
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.zeros(_shape_arg(shape), _dt(dtype)), requires_grad=requires_grad)
 
@@ -1131,9 +1452,17 @@ def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.ones(_shape_arg(shape), _dt(dtype)), requires_grad=requires_grad)
 
 
-def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False
+def empty(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros: numpy's uninitialised memory would make results depend on what was there."""
+    return zeros(*shape, dtype=dtype, requires_grad=requires_grad)
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False
          ) -> Tensor:
-    return Tensor(np.full(shape, fill_value, _dt(dtype)), requires_grad=requires_grad)
+    """``shape`` filled with ``fill_value``; an int fill gives int64, a bool bool (torch)."""
+    value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return Tensor(np.full(shape, value, _inferred(dtype, value)), requires_grad=requires_grad)
 
 
 def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -1144,14 +1473,53 @@ def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tens
     return Tensor(np.ones_like(_t(x).data, dtype=dtype), requires_grad=requires_grad)
 
 
-def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None
-           ) -> Tensor:
-    data = np.arange(start, stop, step) if stop is not None else np.arange(start)
-    return Tensor(data.astype(_dt(dtype)))
+def empty_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return zeros_like(x, dtype, requires_grad)
+
+
+def full_like(x: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False
+              ) -> Tensor:
+    """``x``'s shape filled with ``fill_value``, in ``x``'s dtype unless ``dtype`` is given."""
+    return Tensor(np.full_like(_t(x).data, fill_value, dtype=dtype),
+                  requires_grad=requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """``[start, end)`` in steps of ``step`` (``arange(n)`` counts from 0): int64 when all
+    arguments are integers, else the default float dtype (torch.arange)."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    dt = _inferred(dtype, start, end, step)
+    return Tensor(np.arange(start, end, step).astype(dt), requires_grad=requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (torch.linspace)."""
+    if steps < 0:
+        raise ValueError(f"linspace: steps must be >= 0, got {steps}")
+    return Tensor(np.linspace(start, end, steps).astype(_dt(dtype)),
+                  requires_grad=requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
     return Tensor(np.eye(n, m, dtype=_dt(dtype)))
+
+
+def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None,
+            generator: np.random.Generator | None = None) -> Tensor:
+    """Integers uniform in ``[low, high)`` (``randint(high, size)`` from 0), int64 by
+    default, from ``generator`` (default: the one ``manual_seed`` sets)."""
+    if high is None:  # randint(high, size=...)
+        low, high = 0, low
+    elif not isinstance(high, (int, np.integer)):  # randint(high, size)
+        low, high, size = 0, low, high
+    gen = generator or default_generator()
+    data = gen.integers(low, high, _shape_arg((size,) if isinstance(size, int) else size))
+    return Tensor(data.astype(np.int64 if dtype is None else dtype))
 
 
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
@@ -1191,9 +1559,9 @@ GRAPH_NS = SimpleNamespace(
     flip=flip, roll=roll, cumsum=cumsum,
     eq=lambda a, b: _make(np.asarray(np.equal(_data(a), _data(b)))),
     within=lambda a, lo, hi: NUMPY_NS.within(_data(a), lo, hi),
-    sum=sum, expand=broadcast_to, reshape=reshape, transpose=permute,
+    sum=sum, prod=prod, expand=broadcast_to, reshape=reshape, transpose=permute,
     expand_dims=unsqueeze, matmul=matmul, mT=lambda x: swapaxes(x, -1, -2),
-    getitem=getitem, scatter=_scatter, windows=sliding_windows, fold=fold_windows,
+    getitem=getitem, add_at=_add_at, windows=sliding_windows, fold=fold_windows,
     window_max_grad=_window_max_grad,
     cast=lambda x, dtype: astype(_t(x), dtype), unbroadcast=_unbroadcast,
 )

@@ -26,6 +26,9 @@ sqrt'(0)           0 instead of inf, so ``sqrt(x**2)`` and norms are 0 at 0, not
 floor, ceil,       0 everywhere, also at the jumps (as PyTorch); the tests keep a margin
 round, trunc       from the jumps (integers; halves for round, which is half to even)
 tan                poles at ±pi/2 (+ k*pi): kinks for the tests, not a convention
+prod               exact at zeros, first and second order (as PyTorch's); elsewhere the
+                   rule is out / a, whose own derivative cancels badly for inputs near 0
+                   (PyTorch's too): the tests keep inputs a margin from 0
 =================  ====================================================================
 """
 
@@ -323,6 +326,30 @@ MIN = defop("min", lambda a, axis, keepdims: np.min(a, axis, keepdims=keepdims),
             _extremum_vjp, reads=((0, OUT),), kinks="ties")
 
 
+def _prod_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
+    # ∂out/∂a_i is the product of the others: out / a_i where a_i != 0, and at zeros the
+    # exact product too (as PyTorch), written so that its own derivative is also exact.
+    axis, keepdims = ctx
+    if not keepdims:
+        kshape = _keep_shape(a.shape, axis)
+        g, out = ns.reshape(g, kshape), ns.reshape(out, kshape)
+    zero = np.asarray(a) == 0
+    if not zero.any():
+        return g * (out / a)
+    count = np.sum(zero, axis, keepdims=True)
+    safe = ns.where(zero, 1, a)
+    # At a zero: the product of the nonzero rest, times the slice's other zero when there
+    # are two (0 in value, but with the right derivative), 0 with three or more.
+    other_zero = ns.sum(ns.where(zero, a, 0), axis, True) - a
+    at_zero = ns.prod(safe, axis, True) * ns.where(count == 1, 1,
+                                                   ns.where(count == 2, other_zero, 0))
+    return g * ns.where(zero, at_zero, out / safe)
+
+
+PROD = defop("prod", lambda a, axis, keepdims: np.prod(a, axis, keepdims=keepdims), None,
+             _prod_vjp, reads=((0, OUT),), domain={0: "nonzero"})
+
+
 # --------------------------------------------------------------------------- shapes
 RESHAPE = defop("reshape", lambda a, shape: np.reshape(a, shape), None,
                 lambda ns, g, out, ctx, a: ns.reshape(g, a.shape))
@@ -340,7 +367,7 @@ CUMSUM = defop("cumsum", lambda a, axis: np.cumsum(a, axis), None,
 # The engine's unbroadcast sums the gradient back to the input's shape: the rule is g.
 EXPAND = defop("expand", lambda a, shape: np.broadcast_to(a, shape), None,
                lambda ns, g, out, ctx, a: g)
-def scatter_np(g: Any, index: Any, basic: bool, shape: tuple[int, ...]) -> np.ndarray:
+def add_at_np(g: Any, index: Any, basic: bool, shape: tuple[int, ...]) -> np.ndarray:
     """Adjoint of indexing: a zero array of ``shape`` with ``g`` added at ``index``."""
     out = np.zeros(shape, dtype=np.result_type(g))
     if basic:  # basic indices never repeat an element: plain assignment is exact
@@ -350,11 +377,11 @@ def scatter_np(g: Any, index: Any, basic: bool, shape: tuple[int, ...]) -> np.nd
     return out
 
 
-# ctx = (index, is_basic); the adjoint pair getitem <-> scatter (index-add into zeros).
+# ctx = (index, is_basic); the adjoint pair getitem <-> add_at (np.add.at into zeros).
 GETITEM = defop("getitem", lambda a, index, basic: a[index], None,
-                lambda ns, g, out, ctx, a: ns.scatter(g, *ctx, a.shape))
+                lambda ns, g, out, ctx, a: ns.add_at(g, *ctx, a.shape))
 # ctx = (index, is_basic, shape)
-SCATTER = defop("scatter", scatter_np, None,
+ADD_AT = defop("add_at", add_at_np, None,
                 lambda ns, g, out, ctx, a: ns.getitem(g, ctx[0]))
 def setitem_np(a: np.ndarray, v: Any, index: Any, basic: bool) -> np.ndarray:
     """``a`` with ``a[index] = v``, out of place."""

@@ -36,7 +36,8 @@ def get_default_dtype() -> np.dtype:
 
 
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
-    """Array for a new Tensor: ndarrays keep their dtype, Python data takes the default."""
+    """Array for a new Tensor: ndarrays keep their dtype; Python floats take the default
+    float dtype, Python ints int64 and bools bool (PyTorch's inference)."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, np.ndarray | np.generic):
@@ -48,8 +49,10 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         arr = np.asarray(data)
         if dtype is not None:
             arr = arr.astype(dtype, copy=False)
-        elif arr.dtype.kind in "iuf":  # Python numbers -> default float dtype
+        elif arr.dtype.kind == "f":  # Python floats -> the default float dtype
             arr = arr.astype(_DEFAULT_DTYPE[0], copy=False)
+        elif arr.dtype.kind in "iu":  # Python ints -> int64, as torch.tensor([1, 2])
+            arr = arr.astype(np.int64, copy=False)
         elif arr.dtype.kind != "b":
             raise TypeError(f"Tensor: cannot make a numeric tensor from {type(data).__name__} "
                             f"with numpy dtype {arr.dtype}")
@@ -430,6 +433,57 @@ class Tensor(Node):
     def cumsum(self, dim: int) -> Tensor:
         return _F.cumsum(self, dim)
 
+    def cumprod(self, dim: int, **kw: Any) -> Tensor:
+        return _F.cumprod(self, dim, **kw)
+
+    def logcumsumexp(self, dim: int) -> Tensor:
+        return _F.logcumsumexp(self, dim)
+
+    def cummax(self, dim: int) -> Any:
+        return _F.cummax(self, dim)
+
+    def cummin(self, dim: int) -> Any:
+        return _F.cummin(self, dim)
+
+    def prod(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        return _F.prod(self, dim, keepdim, **kw)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+        return _F.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False
+                ) -> Tensor:
+        return _F.argsort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True  # noqa: A002
+             ) -> Any:
+        return _F.topk(self, k, dim, largest, sorted)
+
+    def gather(self, dim: int, index: Any) -> Tensor:
+        return _F.gather(self, dim, index)
+
+    def take_along_dim(self, indices: Any, dim: int | None = None) -> Tensor:
+        return _F.take_along_dim(self, indices, dim)
+
+    def scatter(self, dim: int, index: Any, src: Any = None, **kw: Any) -> Tensor:
+        return _F.scatter(self, dim, index, src, **kw)
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> Tensor:
+        return _F.scatter_add(self, dim, index, src)
+
+    def scatter_reduce(self, dim: int, index: Any, src: Any, reduce: str, **kw: Any
+                       ) -> Tensor:
+        return _F.scatter_reduce(self, dim, index, src, reduce, **kw)
+
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
+        return _F.masked_fill(self, mask, value)
+
+    def masked_select(self, mask: Any) -> Tensor:
+        return _F.masked_select(self, mask)
+
+    def nonzero(self, *, as_tuple: bool = False) -> Any:
+        return _F.nonzero(self, as_tuple=as_tuple)
+
     def tril(self, diagonal: int = 0) -> Tensor:
         return _F.tril(self, diagonal)
 
@@ -802,8 +856,8 @@ class _HookHandle:
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     """Make a Tensor (``torch.tensor`` spelling).
 
-    >>> tensor([1, 2]).dtype
-    dtype('float32')
+    >>> tensor([1.0, 2]).dtype, tensor([1, 2]).dtype
+    (dtype('float32'), dtype('int64'))
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 

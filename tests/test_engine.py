@@ -309,7 +309,8 @@ def test_getitem_gradient_matches_scatter(index):
 
 # ---------------------------------------------------------------------- dtypes (TRAPS 7)
 def test_default_dtype_and_preservation():
-    assert ag.tensor([1, 2]).dtype == np.float32
+    assert ag.tensor([1.0, 2]).dtype == np.float32
+    assert ag.tensor([1, 2]).dtype == np.int64  # as torch.tensor([1, 2])
     assert ag.tensor(np.array([1.0])).dtype == np.float64
     assert ag.tensor([True]).dtype == np.bool_
     ag.set_default_dtype("float64")

@@ -87,9 +87,10 @@ def test_assigning_before_super_init_is_a_clear_error():
 def test_trap10_parameter_always_requires_grad_and_is_float():
     """TRAPS 10 (tinygrad PR#386): a parameter that silently never trains."""
     assert nn.Parameter(ag.tensor([1.0])).requires_grad  # from a tensor without grad
-    assert nn.Parameter(np.zeros(3)).requires_grad and nn.Parameter([1, 2]).dtype == np.float32
-    with pytest.raises(TypeError, match="floating"):
-        nn.Parameter(np.arange(3))
+    assert nn.Parameter(np.zeros(3)).requires_grad and nn.Parameter([1.0, 2]).dtype == np.float32
+    for ints in (np.arange(3), [1, 2]):  # Python ints are int64, as in torch: no parameter
+        with pytest.raises(TypeError, match="floating"):
+            nn.Parameter(ints)
     p = nn.Parameter(np.ones(2))
     assert p.is_leaf and "Parameter containing" in repr(p)
     assert type(p * 2) is ag.Tensor  # results of ops are plain tensors

@@ -16,7 +16,7 @@ from hypothesis.extra import numpy as hnp
 
 import autograd_core as ag
 from autograd_core import engine, ops
-from autograd_core.ops import _normalise_index, _scatter
+from autograd_core.ops import _add_at, _normalise_index
 from autograd_core.primitives import OPS
 from autograd_core.testing import check_grads
 from autograd_core.testing.strategies import broadcastable_shapes, scalars, shapes, tensors
@@ -225,7 +225,7 @@ def getitem_case(draw: Any) -> tuple:
 
 
 @st.composite
-def scatter_case(draw: Any) -> tuple:
+def add_at_case(draw: Any) -> tuple:
     shape = draw(shapes())
     index = draw(indices(shape, newaxis=False))
     return (np.empty(shape)[index].shape,), {"index": index, "shape": shape}
@@ -306,9 +306,109 @@ def window_max_grad_case(draw: Any) -> tuple:
     return (out_shape,), {"a": a, **params}
 
 
+@st.composite
+def sort_case(draw: Any) -> tuple:
+    (shape,), params = draw(one_axis_case())
+    return (shape,), {**params, "descending": draw(st.booleans())}
+
+
+@st.composite
+def topk_case(draw: Any) -> tuple:
+    (shape,), params = draw(one_axis_case())
+    n = shape[params["dim"]]
+    return (shape,), {**params, "k": draw(st.integers(0, n)), "largest": draw(st.booleans())}
+
+
+@st.composite
+def index_along(draw: Any, shape: Shape, dim: int, full: bool = False) -> np.ndarray:
+    """An index for gather/scatter along ``dim``: no larger than ``shape`` elsewhere (the
+    same size with ``full``), values in range; repeats allowed."""
+    size = tuple(s if full and k != dim % len(shape) else draw(st.integers(0, s))
+                 for k, s in enumerate(shape))
+    return draw(hnp.arrays(np.int64, size, elements=st.integers(0, shape[dim] - 1)))
+
+
+@st.composite
+def gather_case(draw: Any, full: bool = False) -> tuple:
+    (shape,), params = draw(one_axis_case())
+    return (shape,), {**params, "index": draw(index_along(shape, params["dim"], full))}
+
+
+@st.composite
+def scatter_case(draw: Any, reduce: Any = None) -> tuple:
+    """Input and src shapes (src at least the index's size), dim, index, and for
+    scatter_reduce the mode and include_self."""
+    (shape,), params = draw(gather_case())
+    index = params["index"]
+    src = tuple(s + draw(st.integers(0, 1)) for s in index.shape)
+    if reduce is not None:
+        params = {**params, "reduce": draw(reduce), "include_self": draw(st.booleans())}
+    return (shape, src), params
+
+
+@st.composite
+def masked_fill_case(draw: Any) -> tuple:
+    shape = draw(shapes())
+    mask_shape = draw(hnp.broadcastable_shapes(shape, max_dims=len(shape)).filter(
+        lambda m: np.broadcast_shapes(m, shape) == shape))
+    return (shape,), {"mask": draw(hnp.arrays(np.bool_, mask_shape)),
+                      "value": draw(st.sampled_from([0.0, -1.5, 1e4]))}
+
+
 # ------------------------------------------------------------------ numpy oracles
 def np_sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
+
+def np_sort(x: np.ndarray, dim: int, descending: bool) -> np.ndarray:
+    out = np.sort(x, axis=dim)
+    return np.flip(out, dim) if descending else out
+
+
+def np_topk(x: np.ndarray, k: int, dim: int, largest: bool) -> np.ndarray:
+    return np.take(np_sort(x, dim, largest), range(k), axis=dim)
+
+
+def positions(index: np.ndarray, dim: int) -> Any:
+    """For each position p of ``index``: p, and p with axis ``dim`` replaced by index[p]."""
+    d = dim % index.ndim
+    for p in np.ndindex(*index.shape):
+        yield p, p[:d] + (int(index[p]),) + p[d + 1:]
+
+
+def np_gather(x: np.ndarray, dim: int, index: np.ndarray) -> np.ndarray:
+    out = np.empty(index.shape, x.dtype)
+    for p, q in positions(index, dim):
+        out[p] = x[q]
+    return out
+
+
+def np_scatter(x: np.ndarray, src: np.ndarray, dim: int, index: np.ndarray) -> np.ndarray:
+    out = x.copy()
+    for p, q in positions(index, dim):  # in order: the last write to a position lands
+        out[q] = src[p]
+    return out
+
+
+REDUCERS = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "amax": np.max, "amin": np.min}
+
+
+def np_scatter_reduce(x: np.ndarray, src: np.ndarray, dim: int, index: np.ndarray,
+                      reduce: str, include_self: bool) -> np.ndarray:
+    """Position by position: the reduction of the sources sent there (and x's own value with
+    include_self); untouched positions keep x."""
+    sent: dict[tuple, list] = {}
+    for p, q in positions(index, dim):
+        sent.setdefault(q, [x[q]] if include_self else []).append(src[p])
+    out = x.copy()
+    for q, values in sent.items():
+        out[q] = REDUCERS[reduce](values)
+    return out
+
+
+def np_masked_select(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    shape = np.broadcast_shapes(x.shape, mask.shape)
+    return np.broadcast_to(x, shape)[np.broadcast_to(mask, shape)]
+
 
 
 def np_logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -339,7 +439,7 @@ def np_expand(x: np.ndarray, shape: Shape) -> np.ndarray:
                                     for i, s in enumerate(shape)))
 
 
-def np_scatter(g: np.ndarray, index: Any, shape: Shape) -> np.ndarray:
+def np_add_at(g: np.ndarray, index: Any, shape: Shape) -> np.ndarray:
     out = np.zeros(shape, dtype=g.dtype)
     np.add.at(out, index, g)
     return out
@@ -514,6 +614,50 @@ TABLE: dict[str, Row] = {
             np.mean(x, axis, keepdims=keepdims)), 1, reduction(correction=True), meta="max"),
     "cumsum": Row(lambda x, dim: ops.cumsum(x, dim), lambda x, dim: np.cumsum(x, dim), 1,
                   one_axis_case()),
+    "prod": Row(lambda x, axis, keepdims: ops.prod(x, axis, keepdims),
+                lambda x, axis, keepdims: np.prod(x, axis, keepdims=keepdims), 1, reduction()),
+    "cumprod": Row(lambda x, dim: ops.cumprod(x, dim), lambda x, dim: np.cumprod(x, dim), 1,
+                   one_axis_case(), meta="prod"),
+    "logcumsumexp": Row(lambda x, dim: ops.logcumsumexp(x, dim),
+                        lambda x, dim: np.logaddexp.accumulate(x, dim), 1, one_axis_case()),
+    # the values; the gradient goes to where each running extreme was found
+    "cummax": Row(lambda x, dim: ops.cummax(x, dim).values,
+                  lambda x, dim: np.maximum.accumulate(x, dim), 1, one_axis_case(), meta="max"),
+    "cummin": Row(lambda x, dim: ops.cummin(x, dim).values,
+                  lambda x, dim: np.minimum.accumulate(x, dim), 1, one_axis_case(), meta="min"),
+    "sort": Row(lambda x, dim, descending: ops.sort(x, dim, descending).values, np_sort, 1,
+                sort_case(), meta="max"),
+    "topk": Row(lambda x, dim, k, largest: ops.topk(x, k, dim, largest).values,
+                lambda x, dim, k, largest: np_topk(x, k, dim, largest), 1, topk_case(),
+                meta="max"),
+    "gather": Row(lambda x, dim, index: ops.gather(x, dim, index), np_gather, 1, gather_case()),
+    "take_along_dim": Row(lambda x, dim, index: ops.take_along_dim(x, index, dim),
+                          lambda x, dim, index: np.take_along_axis(x, index, dim), 1,
+                          gather_case(full=True)),
+    "scatter": Row(lambda x, src, dim, index: ops.scatter(x, dim, index, src), np_scatter, 2,
+                   scatter_case()),
+    "scatter_add": Row(lambda x, src, dim, index: ops.scatter_add(x, dim, index, src),
+                       lambda x, src, dim, index: np_scatter_reduce(x, src, dim, index, "sum",
+                                                                    True), 2, scatter_case()),
+    "scatter_reduce": Row(
+        lambda x, src, dim, index, reduce, include_self: ops.scatter_reduce(
+            x, dim, index, src, reduce, include_self=include_self),
+        np_scatter_reduce, 2, scatter_case(st.sampled_from(["sum", "mean"]))),
+    # prod: src (input 1) a margin from 0 as prod's domain asks -- div's domain says just that
+    "scatter_reduce_prod": Row(
+        lambda x, src, dim, index, reduce, include_self: ops.scatter_reduce(
+            x, dim, index, src, reduce, include_self=include_self),
+        np_scatter_reduce, 2, scatter_case(st.just("prod")), meta="div"),
+    # amax / amin: ties between x and src are kept apart as for maximum
+    "scatter_reduce_extreme": Row(
+        lambda x, src, dim, index, reduce, include_self: ops.scatter_reduce(
+            x, dim, index, src, reduce, include_self=include_self),
+        np_scatter_reduce, 2, scatter_case(st.sampled_from(["amax", "amin"])), meta="maximum"),
+    "masked_fill": Row(lambda x, mask, value: ops.masked_fill(x, mask, value),
+                       lambda x, mask, value: np.where(mask, value, x), 1, masked_fill_case()),
+    "masked_select": Row(lambda x, mask, value: ops.masked_select(x, mask),
+                         lambda x, mask, value: np_masked_select(x, mask), 1,
+                         masked_fill_case()),
     # shapes
     "reshape": Row(lambda x, shape: ops.reshape(x, shape), np.reshape, 1, reshape_case()),
     "flip": Row(lambda x, dims: ops.flip(x, dims), lambda x, dims: np.flip(x, dims), 1,
@@ -558,8 +702,8 @@ TABLE: dict[str, Row] = {
     "getitem": Row(lambda x, index: ops.getitem(x, index), lambda x, index: x[index], 1,
                    getitem_case()),
     # not exported: the adjoint of getitem, applied as getitem's rule applies it
-    "scatter": Row(lambda g, index, shape: _scatter(g, *_normalise_index(index), shape),
-                   np_scatter, 1, scatter_case()),
+    "add_at": Row(lambda g, index, shape: _add_at(g, *_normalise_index(index), shape),
+                   np_add_at, 1, add_at_case()),
     "setitem": Row(lambda x, value, index: ops.setitem(x, index, value), np_setitem, 2,
                    setitem_case()),
     "pad": Row(lambda x, pad_width, value: ops.pad(x, pad_width, value),
@@ -598,10 +742,10 @@ ALIASES = {"clamp": "clip", "arcsin": "asin", "arccos": "acos", "arctan": "atan"
            "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "fix": "trunc"}
 NOT_DIFFERENTIABLE = {"sign", "argmax", "argmin", "isnan", "isinf", "isfinite", "logical_not",
                       "logical_and", "logical_or", "logical_xor", "isclose", "allclose", "any",
-                      "all"}
+                      "all", "argsort", "nonzero"}
 BINARY_PREDICATES = {"logical_and", "logical_or", "logical_xor", "isclose", "allclose"}
 CONSTRUCTORS = {"zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn",
-                "rand"}
+                "rand", "empty", "empty_like", "full_like", "linspace", "randint"}
 
 
 def meta_of(name: str) -> str | None:

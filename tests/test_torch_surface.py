@@ -120,3 +120,143 @@ def test_diag_diagonal_unflatten_meshgrid_as_torch():
         m.diagonal(0, 1, -1)
     with pytest.raises(ValueError, match="meshgrid: indexing must be"):
         ops.meshgrid(v, v, indexing="yx")
+
+
+def test_prod_gradient_is_exact_at_zeros_to_second_order():
+    # one zero: only it gets a gradient, the product of the rest; two zeros: no gradient,
+    # but the mixed second derivative between them is the product of the rest
+    x = ag.tensor([2.0, 0.0, 3.0], requires_grad=True)
+    (g,) = ag.grad(ops.prod(x), [x], create_graph=True)
+    assert g.tolist() == [0.0, 6.0, 0.0]
+    y = ag.tensor([[2.0, 0.0, 0.0, 5.0]], requires_grad=True)
+    (g,) = ag.grad(y.prod(1).sum(), [y], create_graph=True)
+    assert g.tolist() == [[0.0, 0.0, 0.0, 0.0]]
+    (h,) = ag.grad(g[0, 1], [y])
+    assert h.tolist() == [[0.0, 0.0, 10.0, 0.0]]
+    z = ag.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert ops.prod(z, 1, keepdim=True).tolist() == [[2.0], [12.0]]
+    assert z.prod(dtype=np.float32).dtype == np.float32
+
+
+def test_sum_with_dtype_casts_first():
+    x = ag.tensor([1, 2, 3])
+    assert x.sum(dtype=np.float64).dtype == np.float64
+    assert ops.sum(ag.tensor([0.5, 0.25], dtype=np.float32), dtype=np.float64).item() == 0.75
+
+
+def test_cumulative_extremes_give_ties_to_the_later_index_as_torch():
+    x = ag.tensor([[1.0, 1.0, 2.0, 2.0, 1.0], [3.0, 1.0, 3.0, 0.0, 5.0]], requires_grad=True)
+    values, indices = ops.cummax(x, 1)
+    assert indices.tolist() == [[0, 1, 2, 3, 3], [0, 0, 2, 2, 4]]
+    assert indices.dtype == np.int64
+    assert values.tolist() == [[1.0, 1.0, 2.0, 2.0, 2.0], [3.0, 3.0, 3.0, 3.0, 5.0]]
+    values.sum().backward()  # each output's gradient goes to where it was found
+    assert x.grad.tolist() == [[1.0, 1.0, 1.0, 2.0, 0.0], [2.0, 0.0, 2.0, 0.0, 1.0]]
+    assert x.cummin(1).indices.tolist() == [[0, 1, 1, 1, 4], [0, 1, 1, 3, 3]]
+
+
+def test_logcumsumexp_is_finite_where_exp_overflows():
+    x = ag.tensor([1000.0, 1000.0, -1000.0])
+    np.testing.assert_allclose(ops.logcumsumexp(x, 0).numpy(),
+                               [1000.0, 1000.0 + np.log(2.0), 1000.0 + np.log(2.0)])
+    assert ops.cumprod(ag.tensor([2.0, 0.0, 3.0]), 0).tolist() == [2.0, 0.0, 0.0]
+
+
+def test_sort_is_stable_both_ways_and_topk_returns_values_and_indices():
+    x = ag.tensor([3.0, 1.0, 3.0, 2.0], requires_grad=True)
+    assert x.sort().indices.tolist() == [1, 3, 0, 2]
+    values, indices = ops.sort(x, descending=True)
+    assert values.tolist() == [3.0, 3.0, 2.0, 1.0] and indices.tolist() == [0, 2, 3, 1]
+    assert x.argsort(descending=True).tolist() == [0, 2, 3, 1]
+    top = x.topk(2, largest=False)
+    assert top.values.tolist() == [1.0, 2.0] and top.indices.tolist() == [1, 3]
+    top.values.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 0.0, 1.0]
+    with pytest.raises(IndexError, match=r"topk: k=5 is out of range .* size 4"):
+        x.topk(5)
+    u = ag.tensor(np.array([2, 0, 1], dtype=np.uint8))
+    assert u.sort(descending=True).values.tolist() == [2, 1, 0]
+
+
+def test_gather_and_scatter_follow_torch_and_name_bad_indices():
+    x = ag.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    index = ag.tensor([[0, 0], [1, 0]])
+    y = x.gather(1, index)
+    assert y.tolist() == [[1.0, 1.0], [4.0, 3.0]]
+    y.sum().backward()  # a repeated index accumulates
+    assert x.grad.tolist() == [[2.0, 0.0], [1.0, 1.0]]
+    z = ops.zeros(2, 3)
+    src = ag.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert z.scatter(1, ag.tensor([[2, 0], [1, 2]]), src).tolist() == [[2.0, 0.0, 1.0],
+                                                                        [0.0, 3.0, 4.0]]
+    assert z.scatter(1, ag.tensor([[2], [0]]), value=7.0).tolist() == [[0.0, 0.0, 7.0],
+                                                                        [7.0, 0.0, 0.0]]
+    assert z.scatter_add(1, ag.tensor([[1, 1]]), src).tolist() == [[0.0, 3.0, 0.0],
+                                                                    [0.0, 0.0, 0.0]]
+    assert z.scatter(1, ag.tensor([[1, 1]]), src, reduce="add").tolist() == [[0.0, 3.0, 0.0],
+                                                                              [0.0, 0.0, 0.0]]
+    with pytest.raises(IndexError, match=r"gather: index out of range \[0, 2\) for dim 1"):
+        x.gather(1, ag.tensor([[2]]))
+    with pytest.raises(IndexError, match="gather: index out of range"):
+        x.gather(1, ag.tensor([[-1]]))  # torch does not wrap negative indices either
+    with pytest.raises(TypeError, match="gather: index must be an integer tensor"):
+        x.gather(1, ag.tensor([[0.0]]))
+    with pytest.raises(ValueError, match=r"gather: index of shape \(3, 1\) is larger"):
+        x.gather(1, ag.tensor([[0], [0], [0]]))
+    with pytest.raises(ValueError, match="scatter_reduce: reduce must be"):
+        z.scatter_reduce(1, index, src, "max")
+
+
+def test_scatter_reduce_means_and_extremes_as_torch():
+    x = ag.tensor([1.0, 10.0, 5.0], requires_grad=True)
+    src = ag.tensor([2.0, 4.0, 9.0, 9.0], requires_grad=True)
+    index = ag.tensor([0, 0, 2, 2])
+    np.testing.assert_allclose(x.scatter_reduce(0, index, src, "mean").numpy(),
+                               [7.0 / 3.0, 10.0, 23.0 / 3.0], rtol=1e-6)
+    assert x.scatter_reduce(0, index, src, "mean", include_self=False).tolist() == [3.0, 10.0,
+                                                                                    9.0]
+    top = x.scatter_reduce(0, index, src, "amax")
+    assert top.tolist() == [4.0, 10.0, 9.0]
+    top.sum().backward()  # tied maxima share the gradient, as torch
+    assert x.grad.tolist() == [0.0, 1.0, 0.0] and src.grad.tolist() == [0.0, 1.0, 0.5, 0.5]
+    assert x.scatter_reduce(0, index, src, "prod", include_self=False).tolist() == [8.0, 10.0,
+                                                                                    81.0]
+
+
+def test_masked_fill_masked_select_and_nonzero():
+    x = ag.tensor([[1.0, -2.0], [-3.0, 4.0]], requires_grad=True)
+    mask = x < 0
+    y = x.masked_fill(mask, 0.0)
+    assert y.tolist() == [[1.0, 0.0], [0.0, 4.0]]
+    assert x.masked_fill(ag.tensor([True, False]), ag.tensor(9.0)).tolist() == [[9.0, -2.0],
+                                                                                 [9.0, 4.0]]
+    picked = x.masked_select(mask)
+    assert picked.tolist() == [-2.0, -3.0]
+    (y.sum() + picked.sum()).backward()
+    assert x.grad.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+    assert mask.nonzero().tolist() == [[0, 1], [1, 0]]
+    rows, cols = ops.nonzero(mask, as_tuple=True)
+    assert rows.tolist() == [0, 1] and cols.tolist() == [1, 0]
+    with pytest.raises(TypeError, match="masked_fill: mask must be boolean"):
+        x.masked_fill(ag.tensor([1, 0]), 0.0)
+    with pytest.raises(ValueError, match=r"masked_fill: mask of shape \(3,\) does not"):
+        x.masked_fill(ag.tensor([True, False, True]), 0.0)
+
+
+def test_creation_infers_dtypes_as_torch():
+    assert ag.tensor([1, 2]).dtype == np.int64 and ag.tensor([1.0, 2]).dtype == np.float32
+    assert ops.arange(5).dtype == np.int64 and ops.arange(5).tolist() == [0, 1, 2, 3, 4]
+    assert ops.arange(0, 1, 0.25).dtype == np.float32
+    assert ops.arange(1, 7, 2).tolist() == [1, 3, 5]
+    assert ops.full((2,), 3).dtype == np.int64 and ops.full(2, 1.5).dtype == np.float32
+    assert ops.full((1,), True).dtype == np.bool_
+    x = ag.tensor([1.0, 2.0], dtype=np.float64)
+    assert ops.full_like(x, 7).dtype == np.float64 and ops.full_like(x, 7).tolist() == [7, 7]
+    assert ops.empty(2, 3).shape == (2, 3) and ops.empty_like(x).dtype == np.float64
+    assert ops.linspace(0, 1, 5).tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    ag.manual_seed(0)
+    r = ops.randint(3, 6, (100,))
+    assert r.dtype == np.int64 and set(r.tolist()) == {3, 4, 5}
+    assert ops.randint(2, (3, 2)).shape == (3, 2) and ops.randint(4, size=(5,)).shape == (5,)
+    with pytest.raises(ValueError, match="arange: step must be nonzero"):
+        ops.arange(0, 3, 0)
