@@ -54,12 +54,19 @@ __all__ = [
     "astype",
     "atan",
     "atanh",
+    "bitwise_and",
+    "bitwise_left_shift",
+    "bitwise_not",
+    "bitwise_or",
+    "bitwise_right_shift",
+    "bitwise_xor",
     "broadcast_to",
     "cat",
     "ceil",
     "clamp",
     "clip",
     "concatenate",
+    "copysign",
     "cos",
     "cosh",
     "cummax",
@@ -80,6 +87,8 @@ __all__ = [
     "flatten",
     "flip",
     "floor",
+    "floor_divide",
+    "fmod",
     "fold_windows",
     "full",
     "full_like",
@@ -126,6 +135,7 @@ __all__ = [
     "randint",
     "randn",
     "relu",
+    "remainder",
     "repeat",
     "repeat_interleave",
     "reshape",
@@ -219,9 +229,76 @@ def mul(a: Any, b: Any) -> Tensor:
     return _binary(P.MUL, a, b)
 
 
-def div(a: Any, b: Any) -> Tensor:
-    """``a / b`` with numpy broadcasting."""
-    return _binary(P.DIV, a, b)
+def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """``a / b`` with numpy broadcasting; ``rounding_mode`` "trunc" or "floor" rounds the
+    quotient (zero gradient, as torch), in the inputs' dtype for integers."""
+    if rounding_mode is None:
+        return _binary(P.DIV, a, b)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+                         f"{rounding_mode!r}")
+    ad, bd = _data(a), _data(b)
+    if np.result_type(ad, bd).kind in "biu":  # integers stay integers: exact, no float
+        q = np.floor_divide(ad, bd)
+        if rounding_mode == "trunc":  # floor rounds down: one less toward zero when signs differ
+            q = q + ((np.remainder(ad, bd) != 0) & ((np.sign(ad) * np.sign(bd)) < 0))
+        return _make(np.asarray(q))
+    return (floor if rounding_mode == "floor" else trunc)(_binary(P.DIV, a, b))
+
+
+def floor_divide(a: Any, b: Any) -> Tensor:
+    """``a // b``: the quotient rounded down (torch.floor_divide)."""
+    return div(a, b, rounding_mode="floor")
+
+
+def remainder(a: Any, b: Any) -> Tensor:
+    """``a % b`` with the sign of ``b`` (torch.remainder, Python's %); gradients 1 and
+    ``-floor(a / b)``."""
+    return _binary(P.REMAINDER, a, b)
+
+
+def fmod(a: Any, b: Any) -> Tensor:
+    """C's fmod: ``a - trunc(a / b)·b``, with the sign of ``a`` (torch.fmod)."""
+    return _binary(P.FMOD, a, b)
+
+
+def copysign(a: Any, b: Any) -> Tensor:
+    """``|a|`` with the sign of ``b`` (-0.0 counts as negative); no gradient for ``b``."""
+    magnitude = abs(_t(a) if not isinstance(a, Tensor) else a)
+    return where(np.signbit(_data(b)), neg(magnitude), magnitude)
+
+
+def _bitwise(fn: Any, who: str, *xs: Any) -> Tensor:
+    """An integer or boolean Tensor from a numpy bitwise function (no gradient)."""
+    data = [_data(x) for x in xs]
+    if builtins.any(np.result_type(d).kind not in "biu" for d in data):
+        raise TypeError(f"{who}: needs integer or boolean tensors, got "
+                        f"{', '.join(str(np.result_type(d)) for d in data)}")
+    return _make(np.asarray(fn(*data)))
+
+
+def bitwise_and(a: Any, b: Any) -> Tensor:
+    return _bitwise(np.bitwise_and, "bitwise_and", a, b)
+
+
+def bitwise_or(a: Any, b: Any) -> Tensor:
+    return _bitwise(np.bitwise_or, "bitwise_or", a, b)
+
+
+def bitwise_xor(a: Any, b: Any) -> Tensor:
+    return _bitwise(np.bitwise_xor, "bitwise_xor", a, b)
+
+
+def bitwise_not(x: Any) -> Tensor:
+    return _bitwise(np.invert, "bitwise_not", x)
+
+
+def bitwise_left_shift(a: Any, b: Any) -> Tensor:
+    return _bitwise(np.left_shift, "bitwise_left_shift", a, b)
+
+
+def bitwise_right_shift(a: Any, b: Any) -> Tensor:
+    return _bitwise(np.right_shift, "bitwise_right_shift", a, b)
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001  (torch.pow)

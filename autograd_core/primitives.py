@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import OUT, Op
+from .engine import OUT, Node, Op
 
 __all__ = ["OPS"]
 
@@ -140,10 +140,35 @@ DIV = defop("div", np.divide, _sdiv,
             lambda ns, g, out, ctx, a, b: g / b,
             lambda ns, g, out, ctx, a, b: -g * out / b,
             reads=((1,), (1, OUT)), domain={1: "nonzero"})
-POW = defop("pow", np.power, _spow,
-            lambda ns, g, out, ctx, a, b: g * b * ns.pow(a, b - 1),
-            lambda ns, g, out, ctx, a, b: g * out * ns.log(a),
-            reads=((0, 1), (0, OUT)), domain={0: "positive"})
+def _value(x: Any) -> Any:
+    """The plain value of a rule's argument: an array or float (a Tensor or Scalar in a
+    create_graph backward) -- for masks, which are constants."""
+    return x.data if isinstance(x, Node) else x
+
+
+def _anywhere(mask: Any) -> bool:
+    return bool(mask.any()) if isinstance(mask, np.ndarray) else bool(mask)
+
+
+def _pow_vjp_base(ns: Any, g: Any, out: Any, ctx: Any, a: Any, b: Any) -> Any:
+    # b·a^(b−1), and 0 at a == b == 0 (not 0·0^−1 = NaN), as PyTorch: there a is replaced
+    # by 1, which keeps a^(b−1) and its own derivative finite.
+    zero = (_value(b) == 0) & (_value(a) == 0)
+    if _anywhere(zero):
+        a = ns.where(zero, 1, a)
+    return g * b * ns.pow(a, b - 1)
+
+
+def _pow_vjp_exponent(ns: Any, g: Any, out: Any, ctx: Any, a: Any, b: Any) -> Any:
+    # a^b·log a, and its limit 0 at a == 0 with b >= 0 (not 0·−inf = NaN), as PyTorch.
+    zero = (_value(a) == 0) & (_value(b) >= 0)
+    if _anywhere(zero):
+        a = ns.where(zero, 1, a)
+    return g * out * ns.log(a)
+
+
+POW = defop("pow", np.power, _spow, _pow_vjp_base, _pow_vjp_exponent,
+            reads=((0, 1), (0, 1, OUT)), domain={0: "positive"})
 NEG = defop("neg", np.negative, lambda a: -a,
             lambda ns, g, out, ctx, a: -g, elementwise=True)
 EXP = defop("exp", np.exp, _sexp,
@@ -276,6 +301,19 @@ TRUNC = _unary_math("trunc", np.trunc, lambda x: float(np.trunc(x)), _zero_vjp, 
 ROUND = defop("round", lambda a, decimals=0: np.round(a, decimals),
               lambda a, decimals=0: float(np.round(a, decimals)), _zero_vjp, reads=((),),
               kinks={0: tuple(k + 0.5 for k in range(-4, 4))}, elementwise=True)
+
+
+# a − q·b for the quotient q = a/b rounded down (remainder, the sign of b, as torch's and
+# Python's %) or toward zero (fmod, the sign of a): gradients 1 and −q, with q a constant
+# (its derivative is 0).  The jumps, where a/b is an integer, are kinks for the tests.
+REMAINDER = defop("remainder", np.remainder, None,
+                  lambda ns, g, out, ctx, a, b: g,
+                  lambda ns, g, out, ctx, a, b: -g * np.floor(_value(a) / _value(b)),
+                  reads=((), (0, 1)), domain={1: "nonzero"})
+FMOD = defop("fmod", np.fmod, None,
+             lambda ns, g, out, ctx, a, b: g,
+             lambda ns, g, out, ctx, a, b: -g * np.trunc(_value(a) / _value(b)),
+             reads=((), (0, 1)), domain={1: "nonzero"})
 
 
 # ctx = (lo, hi), either may be None.

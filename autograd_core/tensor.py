@@ -540,6 +540,48 @@ class Tensor(Node):
     def diag(self, diagonal: int = 0) -> Tensor:
         return _F.diag(self, diagonal)
 
+    def add(self, other: Any, *, alpha: builtins.float = 1) -> Tensor:
+        return _F.add(self, other if alpha == 1 else other * alpha)
+
+    def sub(self, other: Any, *, alpha: builtins.float = 1) -> Tensor:
+        return _F.sub(self, other if alpha == 1 else other * alpha)
+
+    def mul(self, other: Any) -> Tensor:
+        return _F.mul(self, other)
+
+    def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        return _F.div(self, other, rounding_mode=rounding_mode)
+
+    def floor_divide(self, other: Any) -> Tensor:
+        return _F.floor_divide(self, other)
+
+    def remainder(self, other: Any) -> Tensor:
+        return _F.remainder(self, other)
+
+    def fmod(self, other: Any) -> Tensor:
+        return _F.fmod(self, other)
+
+    def copysign(self, other: Any) -> Tensor:
+        return _F.copysign(self, other)
+
+    def bitwise_and(self, other: Any) -> Tensor:
+        return _F.bitwise_and(self, other)
+
+    def bitwise_or(self, other: Any) -> Tensor:
+        return _F.bitwise_or(self, other)
+
+    def bitwise_xor(self, other: Any) -> Tensor:
+        return _F.bitwise_xor(self, other)
+
+    def bitwise_not(self) -> Tensor:
+        return _F.bitwise_not(self)
+
+    def bitwise_left_shift(self, other: Any) -> Tensor:
+        return _F.bitwise_left_shift(self, other)
+
+    def bitwise_right_shift(self, other: Any) -> Tensor:
+        return _F.bitwise_right_shift(self, other)
+
     def relu(self) -> Tensor:
         return _F.relu(self)
 
@@ -823,17 +865,38 @@ class Tensor(Node):
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         return _compare(np.not_equal, self, other)
 
+    # Bitwise on integer tensors, logical on boolean ones (as torch); no gradient.
     def __and__(self, other: Any) -> Tensor:
-        return _compare(np.logical_and, self, other)
+        return _F.bitwise_and(self, other)
 
     def __or__(self, other: Any) -> Tensor:
-        return _compare(np.logical_or, self, other)
+        return _F.bitwise_or(self, other)
 
     def __xor__(self, other: Any) -> Tensor:
-        return _compare(np.logical_xor, self, other)
+        return _F.bitwise_xor(self, other)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     def __invert__(self) -> Tensor:
-        return _make(np.logical_not(self.data))
+        return _F.bitwise_not(self)
+
+    def __lshift__(self, other: Any) -> Tensor:
+        return _F.bitwise_left_shift(self, other)
+
+    def __rshift__(self, other: Any) -> Tensor:
+        return _F.bitwise_right_shift(self, other)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _F.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _F.remainder(other, self)
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _F.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _F.floor_divide(other, self)
 
 
 _VIEW_OPS = frozenset({"reshape", "transpose", "expand", "getitem"})
@@ -1024,6 +1087,15 @@ def _constant(x: Any, like: np.ndarray, op: Op, number: bool) -> Const:
     return const(_operand(x, like, op))
 
 
+def _float_result(data: np.ndarray, *inputs: Any) -> np.ndarray:
+    """The dtype rule where integers meet floats (PyTorch's): a float result takes the
+    widest float input's dtype, or the default float dtype when no input is a float array
+    (``ints / 2``, ``ints.exp()``, ``ints * 1.5``) -- numpy would give float64."""
+    floats = [x.dtype for x in inputs if isinstance(x, np.ndarray) and x.dtype.kind == "f"]
+    dtype = np.result_type(*floats) if floats else _DEFAULT_DTYPE[0]
+    return data if data.dtype == dtype else data.astype(dtype)
+
+
 def _binary(op: Op, a: Any, b: Any) -> Tensor:
     """Apply an elementwise binary primitive; one side may be a number or an array."""
     # With a Python number on one side, the gradient fits the tensor side as it is (the
@@ -1051,6 +1123,8 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
         raise _shape_error(op, ad, bd) from None
     if type(data) is not np.ndarray:
         data = np.asarray(data)
+    if data.dtype is not ad.dtype and data.dtype.kind == "f":
+        data = _float_result(data, ad, bd)
     if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
         return _made_by(data, op, (a, b), None,
                         number or (ad.dtype is bd.dtype and ad.shape == bd.shape))
@@ -1064,6 +1138,8 @@ def _unary(op: Op, a: Any, *ctx: Any) -> Tensor:
     data = op.fwd(a.data, *ctx) if ctx else op.fwd(a.data)
     if type(data) is not np.ndarray:
         data = np.asarray(data)
+    if data.dtype is not a.data.dtype and data.dtype.kind == "f" and op is not _P.CAST:
+        data = _float_result(data, a.data)
     if a.requires_grad and STATE.grad_enabled:
         return _made_by(data, op, (a,), ctx or None)
     return _make(data)

@@ -355,6 +355,32 @@ def masked_fill_case(draw: Any) -> tuple:
                       "value": draw(st.sampled_from([0.0, -1.5, 1e4]))}
 
 
+
+def signed(low: float, high: float) -> st.SearchStrategy:
+    """Floats with magnitude in [low, high] and either sign."""
+    return st.tuples(st.floats(low, high), st.booleans()).map(lambda t: t[0] if t[1] else -t[0])
+
+
+@st.composite
+def nonzero_case(draw: Any) -> tuple:
+    """Broadcastable values a margin from 0 (copysign: |a| has its kink there, b's sign
+    jumps)."""
+    return tuple(draw(hnp.arrays(np.float64, s, elements=signed(0.1, 3.0)))
+                 for s in draw(broadcastable_shapes(2))), {}
+
+
+@st.composite
+def quotient_case(draw: Any) -> tuple:
+    """Values a and b (b broadcast to a) with a/b a margin from every integer: remainder and
+    fmod jump there."""
+    shape = draw(shapes())
+    b_shape = draw(hnp.broadcastable_shapes(shape, max_dims=len(shape)).filter(
+        lambda b: np.broadcast_shapes(b, shape) == shape))
+    b = draw(hnp.arrays(np.float64, b_shape, elements=signed(0.25, 3.0)))
+    q = draw(hnp.arrays(np.float64, shape, elements=st.tuples(
+        st.integers(-3, 3), st.floats(0.1, 0.9)).map(lambda t: t[0] + t[1])))
+    return (np.asarray(q * b), b), {}
+
 # ------------------------------------------------------------------ numpy oracles
 def np_sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
@@ -553,6 +579,12 @@ TABLE: dict[str, Row] = {
     "round": Row(lambda x: ops.round(x), np.round, 1, U),
     # rsqrt = x ** -0.5: log's domain (x > 0), no kinks
     "rsqrt": Row(lambda x: ops.rsqrt(x), lambda x: 1 / np.sqrt(x), 1, U, meta="log"),
+    "remainder": Row(lambda a, b: ops.remainder(a, b), np.remainder, 2, quotient_case()),
+    "fmod": Row(lambda a, b: ops.fmod(a, b), np.fmod, 2, quotient_case()),
+    "floor_divide": Row(lambda a, b: ops.floor_divide(a, b), np.floor_divide, 2,
+                        quotient_case()),
+    # |a| with b's sign: abs's kink at a = 0; b only picks the sign
+    "copysign": Row(lambda a, b: ops.copysign(a, b), np.copysign, 2, nonzero_case()),
     "lerp": Row(lambda a, b, w: ops.lerp(a, b, w), lambda a, b, w: a + w * (b - a), 3,
                 broadcastable_shapes(3).map(lambda ss: (ss, {}))),
     # logaddexp = maximum(a, b) + log1p(exp(-|a - b|)): maximum's ties are its kinks
@@ -742,8 +774,13 @@ ALIASES = {"clamp": "clip", "arcsin": "asin", "arccos": "acos", "arctan": "atan"
            "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "fix": "trunc"}
 NOT_DIFFERENTIABLE = {"sign", "argmax", "argmin", "isnan", "isinf", "isfinite", "logical_not",
                       "logical_and", "logical_or", "logical_xor", "isclose", "allclose", "any",
-                      "all", "argsort", "nonzero"}
-BINARY_PREDICATES = {"logical_and", "logical_or", "logical_xor", "isclose", "allclose"}
+                      "all", "argsort", "nonzero", "bitwise_and",
+                      "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
+                      "bitwise_right_shift"}
+BITWISE = {"bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift",
+           "bitwise_right_shift"}  # binary, on integer tensors
+BINARY_PREDICATES = {"logical_and", "logical_or", "logical_xor", "isclose", "allclose",
+                     *BITWISE}
 CONSTRUCTORS = {"zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye", "randn",
                 "rand", "empty", "empty_like", "full_like", "linspace", "randint"}
 
@@ -770,7 +807,9 @@ def row_inputs(draw: Any, name: str, dtype: Any) -> tuple[list[ag.Tensor], dict[
     row = TABLE[name]
     input_shapes, params = draw(row.case)
     assert len(input_shapes) == row.arity
-    xs = [draw(tensors(shape=s, dtype=dtype, op=meta_of(name), input=i,
+    # A case may give an input's values instead of its shape (values that must relate).
+    xs = [ag.Tensor(s.astype(dtype), requires_grad=True) if isinstance(s, np.ndarray) else
+          draw(tensors(shape=s, dtype=dtype, op=meta_of(name), input=i,
                        bounds=kink_bounds(name, params)))
           for i, s in enumerate(input_shapes)]
     return xs, params
@@ -941,7 +980,12 @@ def test_exported_ops_are_called_by_their_row(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(NOT_DIFFERENTIABLE))
 def test_not_differentiable_exports_record_nothing(name: str) -> None:
-    x = ag.tensor([[0.5, -1.0], [2.0, 0.0]], requires_grad=True)
+    if name in BITWISE or name == "bitwise_not":  # integers: they never require grad
+        x = ag.tensor([[1, 2], [3, 0]])
+        with pytest.raises(TypeError, match=f"{name}: needs integer or boolean tensors"):
+            getattr(ops, name)(*(x * 1.5,) * (1 + (name in BITWISE)))
+    else:
+        x = ag.tensor([[0.5, -1.0], [2.0, 0.0]], requires_grad=True)
     out = getattr(ops, name)(*(x, x * 2) if name in BINARY_PREDICATES else (x,))
     if name == "allclose":  # a Python bool, as torch.allclose
         assert out is False
