@@ -12,6 +12,7 @@ from .engine import (
     no_grad,
     set_grad_enabled,
 )
+from .errors import OpError, OpTypeError
 from .function import Function, FunctionCtx
 from .ops import *  # noqa: F403  (the functional API; names listed in ops.__all__)
 from .ops import __all__ as _ops_all
@@ -27,5 +28,5 @@ __all__ = [
     "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "live_nodes", "manual_seed", "default_generator", "primitives", "func", "Function",
     "FunctionCtx", "detect_anomaly", "draw", "render", "to_dot", "keep_freed_memory",
-    *_ops_all,
+    "OpError", "OpTypeError", *_ops_all,
 ]

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import primitives as P
 from .engine import STATE, const
+from .errors import OpError, OpTypeError
 from .namespaces import NUMPY_NS, broadcast_axes
 from .random import default_generator
 from .tensor import (
@@ -38,6 +39,8 @@ __all__ = [
     "addmm",
     "all",
     "allclose",
+    "amax",
+    "amin",
     "any",
     "arange",
     "arccos",
@@ -63,6 +66,7 @@ __all__ = [
     "broadcast_to",
     "cat",
     "ceil",
+    "chunk",
     "clamp",
     "clip",
     "concatenate",
@@ -76,6 +80,7 @@ __all__ = [
     "diag",
     "diagonal",
     "div",
+    "einsum",
     "empty",
     "empty_like",
     "erf",
@@ -171,6 +176,7 @@ __all__ = [
     "triu",
     "trunc",
     "unflatten",
+    "unfold",
     "unsqueeze",
     "var",
     "var_mean",
@@ -203,10 +209,12 @@ def _axes(x: Tensor, axis: Any, dim: Any = None) -> tuple[int, ...] | None:
     out = []
     for a in items:
         a = operator.index(a)
-        if not -nd <= a < builtins.max(nd, 1):
-            raise ValueError(f"axis {a} is out of range for a tensor of shape {x.data.shape}")
+        if not -builtins.max(nd, 1) <= a < builtins.max(nd, 1):
+            raise IndexError(f"dimension {a} is out of range for a tensor of shape "
+                             f"{x.data.shape}")
         out.append(a % builtins.max(nd, 1))
-    return tuple(sorted(set(out)))
+    # A 0-d tensor takes dim 0 or -1 (as torch) and has no axis to reduce.
+    return tuple(sorted(set(out))) if nd else ()
 
 
 def _keep(keepdims: bool, keepdim: bool | None) -> bool:
@@ -235,7 +243,7 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is None:
         return _binary(P.DIV, a, b)
     if rounding_mode not in ("trunc", "floor"):
-        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+        raise OpError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
                          f"{rounding_mode!r}")
     ad, bd = _data(a), _data(b)
     if np.result_type(ad, bd).kind in "biu":  # integers stay integers: exact, no float
@@ -263,16 +271,15 @@ def fmod(a: Any, b: Any) -> Tensor:
 
 
 def copysign(a: Any, b: Any) -> Tensor:
-    """``|a|`` with the sign of ``b`` (-0.0 counts as negative); no gradient for ``b``."""
-    magnitude = abs(_t(a) if not isinstance(a, Tensor) else a)
-    return where(np.signbit(_data(b)), neg(magnitude), magnitude)
+    """``|a|`` with the sign of ``b`` (-0.0 counts as negative); ``b``'s gradient is 0."""
+    return _binary(P.COPYSIGN, a, b)
 
 
 def _bitwise(fn: Any, who: str, *xs: Any) -> Tensor:
     """An integer or boolean Tensor from a numpy bitwise function (no gradient)."""
     data = [_data(x) for x in xs]
     if builtins.any(np.result_type(d).kind not in "biu" for d in data):
-        raise TypeError(f"{who}: needs integer or boolean tensors, got "
+        raise OpTypeError(f"{who}: needs integer or boolean tensors, got "
                         f"{', '.join(str(np.result_type(d)) for d in data)}")
     return _make(np.asarray(fn(*data)))
 
@@ -464,7 +471,7 @@ def minimum(a: Any, b: Any) -> Tensor:
 def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     """Limit values to [min, max]; the gradient passes where min <= x <= max."""
     if min is None and max is None:
-        raise ValueError("clip: at least one of min and max must be given")
+        raise OpError("clip: at least one of min and max must be given")
     return _unary(P.CLIP, _t(x), min, max)
 
 
@@ -516,17 +523,21 @@ def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
     return bool(isclose(a, b, rtol, atol, equal_nan).data.all())
 
 
-def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def any(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+        keepdims: bool | None = None) -> Tensor:
     """Whether any element (over ``dim``) is nonzero: a boolean Tensor, as torch.any
     (``if t.any():`` still works: a one-element Tensor has a truth value)."""
     x = _t(x)
-    return _predicate(lambda d: np.any(d, _axes(x, dim), keepdims=keepdim), x)
+    axes, keep = _axes(x, axis, dim), _keep(keepdim, keepdims)
+    return _predicate(lambda d: np.any(d, axes, keepdims=keep), x)
 
 
-def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def all(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+        keepdims: bool | None = None) -> Tensor:
     """Whether every element (over ``dim``) is nonzero: a boolean Tensor, as torch.all."""
     x = _t(x)
-    return _predicate(lambda d: np.all(d, _axes(x, dim), keepdims=keepdim), x)
+    axes, keep = _axes(x, axis, dim), _keep(keepdim, keepdims)
+    return _predicate(lambda d: np.all(d, axes, keepdims=keep), x)
 
 
 def lerp(start: Any, end: Any, weight: Any) -> Tensor:
@@ -541,8 +552,9 @@ def logaddexp(a: Any, b: Any) -> Tensor:
 
 
 def sign(x: Tensor) -> Tensor:
-    """-1, 0 or 1 (no gradient)."""
-    return _make(np.sign(_t(x).data))
+    """-1, 0 or 1; its gradient is 0 (recorded, as torch, so ``x.sign().sum().backward()``
+    gives zeros)."""
+    return _unary(P.SIGN, _t(x))
 
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
@@ -558,7 +570,7 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     try:
         data = np.where(cond, xd, yd)
     except ValueError:
-        raise ValueError(f"where: shapes {cond.shape}, {np.shape(xd)} and {np.shape(yd)} "
+        raise OpError(f"where: shapes {cond.shape}, {np.shape(xd)} and {np.shape(yd)} "
                          f"cannot be broadcast together") from None
     if STATE.grad_enabled and builtins.any(isinstance(v, Tensor) and v.requires_grad
                                            for v in (x, y)):
@@ -595,23 +607,50 @@ def prod(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 def _extremum(op: Any, x: Tensor, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> Tensor:
     x = _t(x)
     if x.data.size == 0:
-        raise ValueError(f"{op.name}: cannot reduce an empty tensor of shape {x.data.shape}")
+        raise OpError(f"{op.name}: cannot reduce an empty tensor of shape {x.data.shape}")
     return _unary(op, x, _axes(x, axis, dim), _keep(keepdims, keepdim))
 
 
-def max(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
-        keepdim: bool | None = None) -> Tensor:
-    """Largest value over ``axis``; tied maxima share the gradient equally.
+def _torch_extremum(op: Any, pick: Any, pairwise: Any, x: Tensor, dim: Any, keepdim: bool,
+                    axis: Any, keepdims: bool | None) -> Any:
+    """torch.max / torch.min: over everything (a Tensor); over one int ``dim`` the
+    ``(values, indices)`` pair; with a Tensor, elementwise.  numpy's ``axis=`` (any axes)
+    gives the values only."""
+    if isinstance(dim, Tensor):
+        return pairwise(x, dim)
+    keep = _keep(keepdim, keepdims)
+    if axis is not None or not isinstance(dim, (int, np.integer)):
+        return _extremum(op, x, axis, keep, dim, None)
+    x = _t(x)
+    values = _extremum(op, x, None, keep, dim, None)
+    d = _dims(x, dim, op.name)[0]
+    index = pick(x.data, axis=d, keepdims=keep) if x.ndim else np.zeros((), np.int64)
+    return ValuesIndices(values, _make(np.asarray(index, dtype=np.int64)))
 
-    Unlike ``torch.max(x, dim)`` this returns the values only; use ``argmax`` for indices.
-    """
-    return _extremum(P.MAX, x, axis, keepdims, dim, keepdim)
+
+def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+        keepdims: bool | None = None) -> Any:
+    """Largest value (torch.max): of all elements; ``(values, indices)`` over an int
+    ``dim`` (the first maximum's index); ``maximum`` with a Tensor ``dim``.  ``axis=`` (one
+    axis or several, numpy's spelling) gives the values only.  Tied maxima share the
+    gradient equally (PyTorch gives it to one of them)."""
+    return _torch_extremum(P.MAX, np.argmax, maximum, x, dim, keepdim, axis, keepdims)
 
 
-def min(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None,  # noqa: A001
-        keepdim: bool | None = None) -> Tensor:
-    """Smallest value over ``axis``; tied minima share the gradient equally."""
-    return _extremum(P.MIN, x, axis, keepdims, dim, keepdim)
+def min(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
+        keepdims: bool | None = None) -> Any:
+    """Smallest value (torch.min), as ``max``."""
+    return _torch_extremum(P.MIN, np.argmin, minimum, x, dim, keepdim, axis, keepdims)
+
+
+def amax(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Largest values over ``dim`` (an int, a tuple, or all), values only (torch.amax)."""
+    return _extremum(P.MAX, x, None, keepdim, dim if dim != () else None, None)
+
+
+def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Smallest values over ``dim``, values only (torch.amin)."""
+    return _extremum(P.MIN, x, None, keepdim, dim if dim != () else None, None)
 
 
 def _count(x: Tensor, axes: tuple[int, ...] | None) -> int:
@@ -625,20 +664,23 @@ def mean(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any = None
     """Arithmetic mean over ``axis``."""
     x = _t(x)
     axes = _axes(x, axis, dim)
-    return sum(x, axes, _keep(keepdims, keepdim)) / builtins.max(_count(x, axes), 1)
+    with np.errstate(invalid="ignore"):  # no elements: 0/0 = NaN, as torch
+        return sum(x, axes, _keep(keepdims, keepdim)) / float(_count(x, axes))
 
 
 def var(x: Tensor, axis: Any = None, keepdims: bool = False, *, correction: int = 1,
         dim: Any = None, keepdim: bool | None = None, ddof: int | None = None) -> Tensor:
     """Variance over ``axis`` with ``correction`` (PyTorch's default 1 = unbiased; numpy's
-    ``ddof`` is accepted as an alias; batch norm uses 0).  NaN when there are no more
-    elements than ``correction`` (as PyTorch and numpy)."""
+    ``ddof`` is accepted as an alias; batch norm uses 0).  With no more elements than
+    ``correction`` the sum of squares is divided by 0, as PyTorch: inf, or NaN where the sum
+    is 0 too (a size-1 axis)."""
     x = _t(x)
     axes = _axes(x, axis, dim)
     c = correction if ddof is None else ddof
     d = x - mean(x, axes, True)
-    dof = _count(x, axes) - c
-    return sum(d * d, axes, _keep(keepdims, keepdim)) / (dof if dof > 0 else float("nan"))
+    dof = builtins.max(_count(x, axes) - c, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # dof 0: inf, or NaN for 0/0
+        return sum(d * d, axes, _keep(keepdims, keepdim)) / float(dof)
 
 
 def std(x: Tensor, axis: Any = None, keepdims: bool = False, *, correction: int = 1,
@@ -678,7 +720,10 @@ def _dims(x: Tensor, dims: Any, who: str) -> tuple[int, ...]:
 def flip(x: Tensor, dims: Any) -> Tensor:
     """Reverse the order of elements along ``dims`` (a copy, as torch.flip)."""
     x = _t(x)
-    return _unary(P.FLIP, x, _dims(x, dims, "flip"))
+    axes = _dims(x, dims, "flip")
+    if len(set(axes)) < len(axes):
+        raise OpError(f"flip: dims {dims!r} repeat an axis (tensor of shape {x.shape})")
+    return _unary(P.FLIP, x, axes) if x.ndim else x.clone()
 
 
 def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
@@ -687,21 +732,24 @@ def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
     x = _t(x)
     if dims is None:
         if not isinstance(shifts, int):
-            raise ValueError(f"roll: without dims, shifts must be one int, got {shifts!r}")
+            if len(shifts) != 1:
+                raise OpError(f"roll: without dims, shifts must be one int, got {shifts!r}")
+            shifts = shifts[0]
         return reshape(roll(reshape(x, (-1,)), shifts, 0), x.shape)
     axes = _dims(x, dims, "roll")
     ks = (shifts,) if isinstance(shifts, int) else tuple(shifts)
     if len(ks) != len(axes):
-        raise ValueError(f"roll: shifts {shifts!r} and dims {dims!r} must have one length")
+        raise OpError(f"roll: shifts {shifts!r} and dims {dims!r} must have one length")
     return _unary(P.ROLL, x, ks, axes)
 
 
 def cumsum(x: Tensor, dim: int) -> Tensor:
     """Cumulative sum along ``dim`` (torch.cumsum)."""
     x = _t(x)
+    d = _dims(x, dim, "cumsum")[0]  # a 0-d tensor takes dim 0 or -1, as torch
     if x.ndim == 0:
         return _unary(P.CUMSUM, reshape(x, (1,)), 0).reshape(())
-    return _unary(P.CUMSUM, x, _dims(x, dim, "cumsum")[0])
+    return _unary(P.CUMSUM, x, d)
 
 
 def _scan(x: Tensor, dim: int, who: str, reduce: Any, fill: float) -> Tensor:
@@ -710,9 +758,9 @@ def _scan(x: Tensor, dim: int, who: str, reduce: Any, fill: float) -> Tensor:
     O(n²) memory for a length-n axis, but every gradient, at zeros and of second order
     too, is the reduction's own."""
     x = _t(x)
+    d = _dims(x, dim, who)[0]
     if x.ndim == 0:
         return reshape(_scan(reshape(x, (1,)), 0, who, reduce, fill), ())
-    d = _dims(x, dim, who)[0]
     moved = swapaxes(x, d, -1)
     n = moved.shape[-1]
     square = broadcast_to(unsqueeze(moved, -2), moved.shape + (n,))
@@ -756,7 +804,7 @@ def _index_arg(index: Any, x: Tensor, dim: int, who: str) -> tuple[np.ndarray, i
         raise TypeError(f"{who}: index must be an integer tensor, got {idx.dtype}")
     d = _dims(x, dim, who)[0]
     if idx.ndim != builtins.max(x.ndim, 1) and idx.size:
-        raise ValueError(f"{who}: index of shape {idx.shape} must have as many dimensions "
+        raise OpError(f"{who}: index of shape {idx.shape} must have as many dimensions "
                          f"as the input of shape {x.shape}")
     n = x.shape[d] if x.ndim else 1
     if idx.size and (idx.min() < 0 or idx.max() >= n):
@@ -772,7 +820,7 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
     idx, d = _index_arg(index, x, dim, "gather")
     if builtins.any(s > t for k, (s, t) in enumerate(zip(idx.shape, x.shape, strict=False))
                     if k != d):
-        raise ValueError(f"gather: index of shape {idx.shape} is larger than the input of "
+        raise OpError(f"gather: index of shape {idx.shape} is larger than the input of "
                          f"shape {x.shape} outside dim {d}")
     return getitem(x, _open_grid(idx, d)) if x.ndim else getitem(reshape(x, (1,)), idx)
 
@@ -802,9 +850,9 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     """Sorted values and their indices along ``dim`` (torch.sort).  Always stable: ties keep
     their order, also when descending."""
     x = _t(x)
+    d = _dims(x, dim, "sort")[0]
     if x.ndim == 0:
         return ValuesIndices(x, _make(np.zeros((), np.int64)))
-    d = _dims(x, dim, "sort")[0]
     key = x.data
     if descending:  # a stable ascending sort of the negated keys keeps ties in order
         key = -(key.astype(np.int64) if key.dtype.kind in "bu" else key)
@@ -825,7 +873,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     d = _dims(x, dim, "topk")[0] if x.ndim else 0
     n = x.shape[d] if x.ndim else 1
     if not 0 <= k <= n:
-        raise IndexError(f"topk: k={k} is out of range for dim {d} of size {n} (input of "
+        raise OpError(f"topk: k={k} is out of range for dim {d} of size {n} (input of "
                          f"shape {x.shape})")
     values, indices = sort(x, d, descending=largest)
     pick = (slice(None),) * d + (slice(0, k),)
@@ -834,9 +882,9 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
 
 def _cumulative_extreme(x: Tensor, dim: int, who: str, accumulate: Any) -> ValuesIndices:
     x = _t(x)
+    d = _dims(x, dim, who)[0]
     if x.ndim == 0:
         return ValuesIndices(x, _make(np.zeros((), np.int64)))
-    d = _dims(x, dim, who)[0]
     running = accumulate(x.data, axis=d)
     # A "record" is an element equal to the running extreme so far; each output takes the
     # latest record at or before it (ties go to the later index, as torch).
@@ -870,10 +918,10 @@ def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
     if m.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be boolean, got {m.dtype}")
     if not _broadcasts_to(m.shape, x.shape):
-        raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast to the "
+        raise OpError(f"masked_fill: mask of shape {m.shape} does not broadcast to the "
                          f"input's shape {x.shape}")
     if isinstance(value, Tensor) and value.ndim:
-        raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
+        raise OpError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
                          f"{value.shape}")
     return where(m, astype(value, x.dtype) if isinstance(value, Tensor) else value, x)
 
@@ -903,7 +951,7 @@ def _scatter_args(x: Tensor, dim: int, index: Any, src: Any, who: str
     if isinstance(src, (Tensor, np.ndarray, list)):
         src = _t(src, x)
         if builtins.any(s > t for s, t in zip(idx.shape, src.shape, strict=False)):
-            raise ValueError(f"{who}: index of shape {idx.shape} is larger than src of "
+            raise OpError(f"{who}: index of shape {idx.shape} is larger than src of "
                              f"shape {src.shape}")
         src = getitem(src, tuple(slice(s) for s in idx.shape))
     return _open_grid(idx, d), src
@@ -919,7 +967,7 @@ def scatter(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = No
     if reduce is not None:
         modes = {"add": "sum", "multiply": "prod"}
         if reduce not in modes:
-            raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+            raise OpError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
         if not isinstance(source, Tensor):
             source = full(np.shape(index.data if isinstance(index, Tensor) else index),
                           source, dtype=x.dtype)
@@ -940,7 +988,7 @@ def scatter_reduce(x: Tensor, dim: int, index: Any, src: Any, reduce: str, *,
     keep ``x``.  amax/amin share the gradient equally among ties, as torch."""
     x = _t(x)
     if reduce not in ("sum", "prod", "mean", "amax", "amin"):
-        raise ValueError(f"scatter_reduce: reduce must be sum, prod, mean, amax or amin, "
+        raise OpError(f"scatter_reduce: reduce must be sum, prod, mean, amax or amin, "
                          f"got {reduce!r}")
     grid, src = _scatter_args(x, dim, index, src, "scatter_reduce")
     if src.data.size == 0:  # nothing to combine
@@ -988,9 +1036,9 @@ def _scatter_prod(x: Tensor, src: Tensor, grid: tuple) -> Tensor:
 def _triangle(x: Tensor, diagonal: int, lower: bool, who: str) -> Tensor:
     x = _t(x)
     if x.ndim < 2:
-        raise ValueError(f"{who}: needs a tensor of at least 2 dimensions, got shape {x.shape}")
+        raise OpError(f"{who}: needs a tensor of at least 2 dimensions, got shape {x.shape}")
     keep = (np.tril if lower else np.triu)(np.ones(x.shape[-2:], dtype=bool), diagonal)
-    return where(keep, x, 0.0)
+    return where(keep, x, np.zeros((), x.dtype))  # a zero of x's dtype: bool stays bool
 
 
 def tril(x: Tensor, diagonal: int = 0) -> Tensor:
@@ -1068,7 +1116,7 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     try:
         data = np.reshape(x.data, shape)
     except ValueError:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.data.shape} "
+        raise OpError(f"reshape: cannot reshape a tensor of shape {x.data.shape} "
                          f"({x.data.size} elements) into {shape}") from None
     if data.shape == x.data.shape:
         return x
@@ -1081,7 +1129,7 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
     axes = _shape_arg(dims)
     nd = x.data.ndim
     if sorted(a % builtins.max(nd, 1) for a in axes) != list(range(nd)):
-        raise ValueError(f"permute: {axes} is not a permutation of the axes of a tensor of "
+        raise OpError(f"permute: {axes} is not a permutation of the axes of a tensor of "
                          f"shape {x.data.shape}")
     axes = tuple(a % nd for a in axes)
     return _apply(P.TRANSPOSE, (x,), np.transpose(x.data, axes), (axes,), view_of=x)
@@ -1103,7 +1151,7 @@ def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     nd = x.data.ndim
     for a in (axis1, axis2):
         if not -nd <= a < nd:
-            raise ValueError(f"swapaxes: axis {a} is out of range for shape {x.data.shape}")
+            raise OpError(f"swapaxes: axis {a} is out of range for shape {x.data.shape}")
     axes = list(range(nd))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return permute(x, tuple(axes))
@@ -1126,7 +1174,7 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
     x = _t(x)
     nd = x.data.ndim + 1
     if not -nd <= dim < nd:
-        raise ValueError(f"unsqueeze: dim {dim} is out of range for shape {x.data.shape}")
+        raise OpError(f"unsqueeze: dim {dim} is out of range for shape {x.data.shape}")
     d = dim % nd
     shape = x.data.shape
     return reshape(x, shape[:d] + (1,) + shape[d:])
@@ -1151,7 +1199,7 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     try:
         data = np.broadcast_to(x.data, shape)
     except ValueError:
-        raise ValueError(f"expand: cannot broadcast a tensor of shape {x.data.shape} to "
+        raise OpError(f"expand: cannot broadcast a tensor of shape {x.data.shape} to "
                          f"{shape}") from None
     return _apply(P.EXPAND, (x,), data, (shape,), view_of=x)
 
@@ -1167,13 +1215,14 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def _normalise_index(index: Any) -> tuple[Any, bool]:
-    """Tensors/lists in an index become arrays; also says whether it is basic indexing."""
+    """Tensors, lists and tuples inside an index become arrays; also says whether it is
+    basic indexing."""
     items = index if isinstance(index, tuple) else (index,)
     out, basic = [], True
     for it in items:
         if isinstance(it, Tensor):
             it = it.data
-        elif isinstance(it, list):
+        elif isinstance(it, (list, tuple)):  # nested sequences index as arrays, as torch
             it = np.asarray(it)
         if isinstance(it, np.ndarray):
             if it.dtype.kind not in "biu":
@@ -1226,17 +1275,17 @@ def cat(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Ten
         dim = axis
     ts = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not ts:
-        raise ValueError("cat: expected a non-empty sequence of tensors")
+        raise OpError("cat: expected a non-empty sequence of tensors")
     nd = ts[0].data.ndim
     if nd == 0 or not -nd <= dim < nd:
-        raise ValueError(f"cat: dim {dim} is out of range for tensors of shape "
+        raise OpError(f"cat: dim {dim} is out of range for tensors of shape "
                          f"{ts[0].data.shape}")
     d = dim % nd
     try:
         data = np.concatenate([t.data for t in ts], axis=d)
     except ValueError:
         shapes = ", ".join(str(t.data.shape) for t in ts)
-        raise ValueError(f"cat: shapes {shapes} do not match outside dim {d}") from None
+        raise OpError(f"cat: shapes {shapes} do not match outside dim {d}") from None
     bounds = np.cumsum([0] + [t.data.shape[d] for t in ts]).tolist()
     return _apply(P.concat_op(len(ts)), tuple(ts), data, (d, bounds))
 
@@ -1253,10 +1302,10 @@ def repeat(x: Tensor, *repeats: Any) -> Tensor:
     x = _t(x)
     reps = _shape_arg(repeats)
     if len(reps) < x.ndim:
-        raise ValueError(f"repeat: {len(reps)} repeats for a tensor of {x.ndim} dimensions "
+        raise OpError(f"repeat: {len(reps)} repeats for a tensor of {x.ndim} dimensions "
                          f"(shape {x.shape}); give at least one per dimension")
     if builtins.any(r < 0 for r in reps):
-        raise ValueError(f"repeat: repeats must be >= 0, got {reps}")
+        raise OpError(f"repeat: repeats must be >= 0, got {reps}")
     shape = (1,) * (len(reps) - x.ndim) + x.shape
     interleaved = tuple(v for s in shape for v in (1, s))
     target = tuple(v for r, s in zip(reps, shape, strict=True) for v in (r, s))
@@ -1269,7 +1318,7 @@ def repeat_interleave(x: Tensor, repeats: int, dim: int | None = None) -> Tensor
     ``torch.repeat_interleave`` with an int ``repeats``."""
     x = _t(x)
     if not isinstance(repeats, int) or repeats < 0:
-        raise ValueError(f"repeat_interleave: repeats must be an int >= 0, got {repeats!r}")
+        raise OpError(f"repeat_interleave: repeats must be an int >= 0, got {repeats!r}")
     if dim is None:
         x, dim = reshape(x, (-1,)), 0
     d = _dims(x, dim, "repeat_interleave")[0]
@@ -1290,10 +1339,10 @@ def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor
     ``offset`` > 0 above the main diagonal, < 0 below."""
     x = _t(x)
     if x.ndim < 2:
-        raise ValueError(f"diagonal: needs at least 2 dimensions, got shape {x.shape}")
+        raise OpError(f"diagonal: needs at least 2 dimensions, got shape {x.shape}")
     d1, d2 = _dims(x, (dim1, dim2), "diagonal")
     if d1 == d2:
-        raise ValueError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
+        raise OpError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
     rest = [k for k in range(x.ndim) if k not in (d1, d2)]
     moved = permute(x, (*rest, d1, d2))
     n1, n2 = x.shape[d1], x.shape[d2]
@@ -1313,7 +1362,7 @@ def diag(x: Tensor, diagonal: int = 0) -> Tensor:
     if x.ndim == 2:
         return _take_diagonal(x, diagonal)
     if x.ndim != 1:
-        raise ValueError(f"diag: expected a 1-D or 2-D tensor, got shape {x.shape}")
+        raise OpError(f"diag: expected a 1-D or 2-D tensor, got shape {x.shape}")
     n = x.shape[0] + builtins.abs(diagonal)
     # Element (r, c) of the diagonal is x[r] above the main diagonal, x[c] below it: x,
     # padded to n, spread along the other axis, then masked to the diagonal.
@@ -1327,9 +1376,11 @@ def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
     ts = [_t(t) for t in (tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list,
           tuple)) else tensors)]
     if indexing not in ("ij", "xy"):
-        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
-    if builtins.any(t.ndim != 1 for t in ts):
-        raise ValueError(f"meshgrid: expects 1-D tensors, got shapes {[t.shape for t in ts]}")
+        raise OpError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if builtins.any(t.ndim > 1 for t in ts):
+        raise OpError(f"meshgrid: expects 0-D or 1-D tensors, got shapes "
+                      f"{[t.shape for t in ts]}")
+    ts = [reshape(t, (1,)) if t.ndim == 0 else t for t in ts]  # a 0-d tensor is one point
     n = len(ts)
     axes = list(range(n))  # the axis along which each input varies
     if indexing == "xy" and n >= 2:
@@ -1348,7 +1399,7 @@ def stack(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> T
     ts = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     shapes = {t.data.shape for t in ts}
     if len(shapes) > 1:
-        raise ValueError(f"stack: all tensors must have the same shape, got "
+        raise OpError(f"stack: all tensors must have the same shape, got "
                          f"{', '.join(str(t.data.shape) for t in ts)}")
     return cat([unsqueeze(t, dim) for t in ts], dim)
 
@@ -1361,12 +1412,12 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
         if step <= 0:
-            raise ValueError(f"split: split size must be positive, got {step}")
+            raise OpError(f"split: split size must be positive, got {step}")
         sizes = [builtins.min(step, n - i) for i in range(0, n, step)]
     else:
         sizes = list(split_size_or_sections)
         if builtins.sum(sizes) != n:
-            raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of shape "
+            raise OpError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of shape "
                              f"{x.data.shape})")
     d = dim % x.data.ndim
     out, start = [], 0
@@ -1376,20 +1427,158 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
     return tuple(out)
 
 
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """Split into ``chunks`` pieces of ``ceil(n / chunks)`` along ``dim`` (the last may be
+    smaller, and there may be fewer pieces), as torch.chunk."""
+    x = _t(x)
+    if not isinstance(chunks, int) or chunks <= 0:
+        raise OpError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    d = _dims(x, dim, "chunk")[0]
+    n = x.shape[d]
+    return split(x, builtins.max(-(-n // chunks), 1), d)
+
+
+def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """All slices of length ``size`` along ``dimension``, ``step`` apart, in a new last
+    axis (torch's ``Tensor.unfold``); overlapping slices accumulate their gradients."""
+    x = _t(x)
+    d = _dims(x, dimension, "unfold")[0] if x.ndim else 0
+    n = x.shape[d] if x.ndim else 1
+    if size < 0 or size > n or step <= 0:
+        raise OpError(f"unfold: size {size} must be in [0, {n}] and step {step} positive "
+                      f"(dimension {d} of shape {x.shape})")
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    starts = np.arange(0, n - size + 1, step)
+    picks = starts[:, None] + np.arange(size)  # (windows, size)
+    taken = getitem(x, (slice(None),) * d + (picks,))  # (..., windows, size, ...)
+    return permute(taken, (*range(d + 1), *range(d + 2, x.ndim + 1), d + 1))
+
+
 def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
     """Constant padding, numpy-style ``pad_width`` (an int, a pair, or one pair per axis)."""
     x = _t(x)
     if x.data.ndim == 0:
-        raise ValueError("pad: a 0-d tensor has no axes to pad")
+        raise OpError("pad: a 0-d tensor has no axes to pad")
     try:
         widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (x.data.ndim, 2))
     except ValueError:
-        raise ValueError(f"pad: pad_width {pad_width!r} does not fit a tensor of shape "
+        raise OpError(f"pad: pad_width {pad_width!r} does not fit a tensor of shape "
                          f"{x.data.shape} (give an int, a pair, or one pair per axis)") from None
     widths_t = tuple((int(a), int(b)) for a, b in widths)
     if builtins.any(a < 0 or b < 0 for a, b in widths_t):
-        raise ValueError(f"pad: widths must be non-negative, got {widths_t}")
+        raise OpError(f"pad: widths must be non-negative, got {widths_t}")
     return _unary(P.PAD, x, widths_t, value)
+
+
+def _einsum_terms(equation: str, ts: list[Tensor]) -> tuple[list[str], str]:
+    """The equation's input terms and output, with each ``...`` spelled out as letters of
+    its own (right-aligned across operands, as broadcasting) and the implicit output (the
+    letters that appear once, sorted, after the ellipsis) made explicit."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ts):
+        raise OpError(f"einsum: the equation {equation!r} has {len(terms)} operands, got "
+                      f"{len(ts)}")
+    spare = [chr(c) for c in range(0x3B1, 0x3B1 + 32)]  # Greek: never in an equation
+    widest = 0
+    for k, (term, t) in enumerate(zip(terms, ts, strict=True)):
+        named = len(term.replace("...", ""))
+        if "..." in term:
+            width = t.ndim - named
+            if width < 0:
+                raise OpError(f"einsum: term {term!r} has more letters than operand {k} of "
+                              f"shape {t.shape} has dimensions")
+            widest = builtins.max(widest, width)
+            terms[k] = term.replace("...", "".join(spare[32 - width:]))
+        elif named != t.ndim:
+            raise OpError(f"einsum: term {term!r} names {named} dimensions, operand {k} has "
+                          f"shape {t.shape}")
+    ellipsis = "".join(spare[32 - widest:])
+    if not arrow:
+        letters = "".join(terms)
+        out = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
+                                        and c not in ellipsis))
+    else:
+        out = out.replace("...", ellipsis)
+    return terms, out
+
+
+def _einsum_diagonal(t: Tensor, term: str) -> tuple[Tensor, str]:
+    """A term with a repeated letter ("ii") reads the diagonal of those axes."""
+    while len(set(term)) < len(term):
+        c = next(c for c in term if term.count(c) > 1)
+        i = term.index(c)
+        j = term.index(c, i + 1)
+        if t.shape[i] != t.shape[j]:
+            raise OpError(f"einsum: letter {c!r} repeats over sizes {t.shape[i]} and "
+                          f"{t.shape[j]}")
+        t = diagonal(t, 0, i, j)  # the diagonal axis goes last
+        term = term[:i] + term[i + 1:j] + term[j + 1:] + c
+    return t, term
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation (torch.einsum): any equation, with ``...`` and repeated letters
+    (diagonals); products of two operands at a time as batched matmuls, so the gradient is
+    matmul's.  Operands may be given as one list, as torch allows."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    ts = [_t(o) for o in operands]
+    terms, out = _einsum_terms(equation, ts)
+    if len(set(out)) < len(out) or builtins.any(c not in "".join(terms) for c in out):
+        raise OpError(f"einsum: output {out!r} repeats a letter or names one no input has")
+    sizes: dict[str, int] = {}
+    for term, t in zip(terms, ts, strict=True):
+        for c, n in zip(term, t.shape, strict=True):
+            if c in sizes and sizes[c] != n and 1 not in (sizes[c], n):
+                raise OpError(f"einsum: letter {c!r} has size {sizes[c]} and {n} (shapes "
+                              f"{[t.shape for t in ts]})")
+            sizes[c] = builtins.max(sizes.get(c, 1), n)
+    pairs = [_einsum_diagonal(t, term) for t, term in zip(ts, terms, strict=True)]
+    # Size-1 (broadcast) axes are expanded, and letters no one else needs summed out.
+    ready = []
+    for k, (t, term) in enumerate(pairs):
+        others = out + "".join(p[1] for i, p in enumerate(pairs) if i != k)
+        t = broadcast_to(t, tuple(sizes[c] for c in term))
+        lone = tuple(i for i, c in enumerate(term) if c not in others)
+        if lone:
+            t = sum(t, lone)
+            term = "".join(c for c in term if c in others)
+        ready.append((t, term))
+    a, la = ready[0]
+    for k in range(1, len(ready)):
+        b, lb = ready[k]
+        keep = out + "".join(p[1] for p in ready[k + 1:])
+        a, la = _einsum_pair(a, la, b, lb, keep, sizes)
+    drop = tuple(i for i, c in enumerate(la) if c not in out)
+    if drop:
+        a = sum(a, drop)
+        la = "".join(c for c in la if c in out)
+    return permute(a, tuple(la.index(c) for c in out)) if la != out else a
+
+
+def _einsum_pair(a: Tensor, la: str, b: Tensor, lb: str, keep: str, sizes: dict[str, int]
+                 ) -> tuple[Tensor, str]:
+    """Contract two operands as one batched matmul: (batch, left, summed) @ (batch,
+    summed, right)."""
+    batch = [c for c in la if c in lb and c in keep]
+    summed = [c for c in la if c in lb and c not in keep]
+    left = [c for c in la if c not in lb]
+    right = [c for c in lb if c not in la]
+
+    def arranged(t: Tensor, term: str, order: list[str], shape: tuple[int, ...]) -> Tensor:
+        return reshape(permute(t, tuple(term.index(c) for c in order)), shape)
+
+    def size(letters: list[str]) -> int:
+        return int(np.prod([sizes[c] for c in letters], dtype=np.int64))
+
+    nb, nl, ns, nr = size(batch), size(left), size(summed), size(right)
+    product = matmul(arranged(a, la, batch + left + summed, (nb, nl, ns)),
+                     arranged(b, lb, batch + summed + right, (nb, ns, nr)))
+    letters = batch + left + right
+    return reshape(product, tuple(sizes[c] for c in letters)), "".join(letters)
 
 
 def _matrices(who: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
@@ -1399,13 +1588,13 @@ def _matrices(who: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
     if not isinstance(b, Tensor):
         b = _t(b, a)
     if a.data.ndim == 0 or b.data.ndim == 0:
-        raise ValueError(f"{who}: both operands need at least one dimension, got shapes "
+        raise OpError(f"{who}: both operands need at least one dimension, got shapes "
                          f"{a.data.shape} and {b.data.shape}; use * for scaling")
     return a, b
 
 
-def _not_aligned(who: str, a: Tensor, b: Tensor) -> ValueError:
-    return ValueError(f"{who}: shapes {a.data.shape} and {b.data.shape} are not aligned")
+def _not_aligned(who: str, a: Tensor, b: Tensor) -> OpError:
+    return OpError(f"{who}: shapes {a.data.shape} and {b.data.shape} are not aligned")
 
 
 def matmul(a: Any, b: Any) -> Tensor:
@@ -1446,7 +1635,7 @@ def addmm(input: Any, mat1: Any, mat2: Any) -> Tensor:  # noqa: A002  (torch.add
     except ValueError:
         fits = False
     if not fits:
-        raise ValueError(f"addmm: input of shape {c.data.shape} cannot be broadcast to the "
+        raise OpError(f"addmm: input of shape {c.data.shape} cannot be broadcast to the "
                          f"product's shape {shape}")
     return _apply(P.ADDMM, (c, a, b), P.add_into(product, c.data))
 
@@ -1458,9 +1647,9 @@ def _window_geometry(who: str, x: Tensor, kernel_size: tuple[int, int],
     sh, sw = (int(s) for s in stride)
     shape = x.data.shape
     if len(shape) < 2 or kh > shape[-2] or kw > shape[-1] or builtins.min(kh, kw) <= 0:
-        raise ValueError(f"{who}: kernel {(kh, kw)} does not fit input of shape {shape}")
+        raise OpError(f"{who}: kernel {(kh, kw)} does not fit input of shape {shape}")
     if builtins.min(sh, sw) <= 0:
-        raise ValueError(f"{who}: stride must be positive, got {(sh, sw)}")
+        raise OpError(f"{who}: stride must be positive, got {(sh, sw)}")
     return (kh, kw), (sh, sw)
 
 
@@ -1568,7 +1757,7 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     if end is None:
         start, end = 0, start
     if step == 0:
-        raise ValueError("arange: step must be nonzero")
+        raise OpError("arange: step must be nonzero")
     dt = _inferred(dtype, start, end, step)
     return Tensor(np.arange(start, end, step).astype(dt), requires_grad=requires_grad)
 
@@ -1577,7 +1766,9 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None,
              requires_grad: bool = False) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (torch.linspace)."""
     if steps < 0:
-        raise ValueError(f"linspace: steps must be >= 0, got {steps}")
+        raise OpError(f"linspace: steps must be >= 0, got {steps}")
+    if dtype is not None and np.dtype(dtype) == np.bool_:
+        raise OpError("linspace: a boolean dtype is not supported (as torch)")
     return Tensor(np.linspace(start, end, steps).astype(_dt(dtype)),
                   requires_grad=requires_grad)
 

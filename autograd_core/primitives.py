@@ -316,6 +316,16 @@ FMOD = defop("fmod", np.fmod, None,
              reads=((), (0, 1)), domain={1: "nonzero"})
 
 
+# Piecewise constant: zero gradient, kink (the jump) at 0.
+SIGN = defop("sign", np.sign, lambda a: float(np.sign(a)), _zero_vjp, kinks={0: (0.0,)},
+             elementwise=True)
+# |a| with b's sign: a's gradient is g·sign(a)·(±1 by b's sign, a constant); b's is 0.
+COPYSIGN = defop("copysign", np.copysign, math.copysign,
+                 lambda ns, g, out, ctx, a, b: g * ns.sign(a) * np.where(
+                     np.signbit(_value(b)), -1.0, 1.0).astype(np.result_type(_value(a))),
+                 lambda ns, g, out, ctx, a, b: ns.zeros_like(g), reads=((0, 1), ()))
+
+
 # ctx = (lo, hi), either may be None.
 CLIP = defop("clip", lambda a, lo, hi: np.clip(a, lo, hi),
              lambda a, lo, hi: min(max(a, -math.inf if lo is None else lo),

@@ -12,6 +12,7 @@ import numpy as np
 from . import engine
 from . import primitives as _P
 from .engine import STATE, Const, Node, Op, Recorded, _annotate, bump_version, const, next_seq
+from .errors import OpError
 from .namespaces import NUMPY_NS
 
 __all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "tensor"]
@@ -582,6 +583,18 @@ class Tensor(Node):
     def bitwise_right_shift(self, other: Any) -> Tensor:
         return _F.bitwise_right_shift(self, other)
 
+    def neg(self) -> Tensor:
+        return _F.neg(self)
+
+    negative = neg
+
+    def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return _F.chunk(self, chunks, dim)
+
+    def unfold(self, dimension: builtins.int, size: builtins.int, step: builtins.int
+               ) -> Tensor:
+        return _F.unfold(self, dimension, size, step)
+
     def relu(self) -> Tensor:
         return _F.relu(self)
 
@@ -618,11 +631,17 @@ class Tensor(Node):
     def std(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor:
         return _F.std(self, axis, keepdims, **kw)
 
-    def max(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor:
-        return _F.max(self, axis, keepdims, **kw)
+    def max(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+        return _F.max(self, dim, keepdim, **kw)
 
-    def min(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor:
-        return _F.min(self, axis, keepdims, **kw)
+    def min(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Any:
+        return _F.min(self, dim, keepdim, **kw)
+
+    def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _F.amax(self, dim, keepdim)
+
+    def amin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return _F.amin(self, dim, keepdim)
 
     def argmax(self, axis: int | None = None, keepdims: bool = False, **kw: Any) -> Tensor:
         return _F.argmax(self, axis, keepdims, **kw)
@@ -642,16 +661,21 @@ class Tensor(Node):
     def norm(self, axis: Any = None, keepdims: bool = False, **kw: Any) -> Tensor:
         return _F.norm(self, axis, keepdims, **kw)
 
-    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return _F.any(self, dim, keepdim)
+    def any(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        return _F.any(self, dim, keepdim, **kw)
 
-    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return _F.all(self, dim, keepdim)
+    def all(self, dim: Any = None, keepdim: bool = False, **kw: Any) -> Tensor:
+        return _F.all(self, dim, keepdim, **kw)
 
     def reshape(self, *shape: Any) -> Tensor:
         return _F.reshape(self, *shape)
 
-    view = reshape
+    def view(self, *shape: Any) -> Tensor:
+        """``reshape``; or, given a dtype, the same bytes read as that dtype (no gradient),
+        as torch.Tensor.view."""
+        if len(shape) == 1 and not isinstance(shape[0], (builtins.int, tuple, list)):
+            return _make(self.data.view(np.dtype(shape[0])))
+        return _F.reshape(self, *shape)
 
     def permute(self, *dims: Any) -> Tensor:
         return _F.permute(self, *dims)
@@ -690,8 +714,24 @@ class Tensor(Node):
         """Cast (dtype only; there is one device, the CPU)."""
         return _F.astype(self, dtype)
 
+    def type(self, dtype: Any = None) -> Any:
+        """Cast to ``dtype``; without one, the dtype's name (torch.Tensor.type)."""
+        return self.data.dtype.name if dtype is None else _F.astype(self, dtype)
+
     def float(self) -> Tensor:
         return _F.astype(self, np.float32)
+
+    def half(self) -> Tensor:
+        return _F.astype(self, np.float16)
+
+    def int(self) -> Tensor:
+        return _F.astype(self, np.int32)
+
+    def long(self) -> Tensor:
+        return _F.astype(self, np.int64)
+
+    def bool(self) -> Tensor:
+        return _F.astype(self, np.bool_)
 
     def double(self) -> Tensor:
         return _F.astype(self, np.float64)
@@ -1063,9 +1103,9 @@ def _operand(x: Any, like: np.ndarray, op: Op) -> Any:
     return arr
 
 
-def _shape_error(op: Op, *arrays: Any) -> ValueError:
+def _shape_error(op: Op, *arrays: Any) -> OpError:
     shapes = " and ".join(str(np.shape(a)) for a in arrays)
-    return ValueError(f"{op.name}: shapes {shapes} cannot be broadcast together")
+    return OpError(f"{op.name}: shapes {shapes} cannot be broadcast together")
 
 
 _NUMBER_CONSTS: dict[tuple[Any, np.dtype], Const] = {}
@@ -1123,7 +1163,7 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
         raise _shape_error(op, ad, bd) from None
     if type(data) is not np.ndarray:
         data = np.asarray(data)
-    if data.dtype is not ad.dtype and data.dtype.kind == "f":
+    if data.dtype.kind == "f" and (type(ad) is not np.ndarray or data.dtype is not ad.dtype):
         data = _float_result(data, ad, bd)
     if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
         return _made_by(data, op, (a, b), None,
@@ -1174,7 +1214,7 @@ def _compare(fn: Callable, a: Tensor, b: Any) -> Tensor:
     try:
         return _make(np.asarray(fn(a.data, bd)))
     except ValueError:
-        raise ValueError(f"comparison: shapes {a.data.shape} and {np.shape(bd)} cannot be "
+        raise OpError(f"comparison: shapes {a.data.shape} and {np.shape(bd)} cannot be "
                          f"broadcast together") from None
 
 

@@ -275,6 +275,38 @@ def split_case(draw: Any) -> tuple:
     return (shape,), {"split_size_or_sections": sections, "dim": dim}
 
 
+EINSUMS = ["ij,jk->ik", "bij,bjk->bik", "ii->", "ii->i", "ij->ji", "i,j->ij", "ij,ij->i",
+           "ijk->", "bii->bi", "...ij,...jk->...ik", "ij,jk"]
+
+
+@st.composite
+def einsum_case(draw: Any, operands: int) -> tuple:
+    """An equation of that many operands, and shapes for them."""
+    equation = draw(st.sampled_from([e for e in EINSUMS
+                                     if e.split("->")[0].count(",") == operands - 1]))
+    size = {c: draw(st.integers(1, 3)) for c in "bijk"}
+    batch = tuple(draw(st.lists(st.integers(1, 2), max_size=2)))
+    terms = equation.split("->")[0].split(",")
+    shapes = [batch + tuple(size[c] for c in t.replace("...", "")) if "..." in t
+              else tuple(size[c] for c in t) for t in terms]
+    return tuple(shapes), {"equation": equation}
+
+
+@st.composite
+def chunk_case(draw: Any) -> tuple:
+    shape = draw(shapes(min_dims=1))
+    return (shape,), {"chunks": draw(st.integers(1, 5)),
+                      "dim": draw(st.integers(0, len(shape) - 1))}
+
+
+@st.composite
+def unfold_case(draw: Any) -> tuple:
+    shape = draw(shapes(min_dims=1))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    return (shape,), {"dimension": dim, "size": draw(st.integers(0, shape[dim])),
+                      "step": draw(st.integers(1, 3))}
+
+
 @st.composite
 def windows_case(draw: Any, adjoint: bool) -> tuple:
     batch = draw(shapes(max_dims=2, max_side=2))
@@ -486,6 +518,15 @@ def np_split(x: np.ndarray, split_size_or_sections: Any, dim: int) -> tuple:
     return tuple(np.split(x, cuts, axis=dim))
 
 
+def np_unfold(x: np.ndarray, dimension: int, size: int, step: int) -> np.ndarray:
+    """Slice by slice: the windows stacked on the unfolded axis, their elements last."""
+    d = dimension % x.ndim
+    n = x.shape[d]
+    slices = [np.moveaxis(np.take(x, range(s, s + size), axis=d), d, -1)
+              for s in range(0, n - size + 1, step)]
+    return np.stack(slices, axis=d)
+
+
 def np_windows(x: np.ndarray, kernel_size: Shape, stride: Shape) -> np.ndarray:
     view = np.lib.stride_tricks.sliding_window_view(x, kernel_size, axis=(-2, -1))
     return view[..., ::stride[0], ::stride[1], :, :]
@@ -589,6 +630,7 @@ TABLE: dict[str, Row] = {
                 broadcastable_shapes(3).map(lambda ss: (ss, {}))),
     # logaddexp = maximum(a, b) + log1p(exp(-|a - b|)): maximum's ties are its kinks
     "logaddexp": Row(lambda a, b: ops.logaddexp(a, b), np.logaddexp, 2, B, meta="maximum"),
+    "sign": Row(lambda x: ops.sign(x), np.sign, 1, U),
     "relu": Row(lambda x: ops.relu(x), lambda x: np.maximum(x, 0), 1, U,
                 scalar=(lambda a: a.relu(), lambda a: max(a, 0.0))),
     "abs": Row(lambda x: ops.abs(x), np.abs, 1, U, scalar=(abs, abs)),
@@ -606,10 +648,21 @@ TABLE: dict[str, Row] = {
     # reductions
     "sum": Row(lambda x, axis, keepdims: ops.sum(x, axis, keepdims),
                lambda x, axis, keepdims: np.sum(x, axis, keepdims=keepdims), 1, reduction()),
-    "max": Row(lambda x, axis, keepdims: ops.max(x, axis, keepdims),
+    "max": Row(lambda x, axis, keepdims: ops.max(x, axis=axis, keepdims=keepdims),
                lambda x, axis, keepdims: np.max(x, axis, keepdims=keepdims), 1, reduction()),
-    "min": Row(lambda x, axis, keepdims: ops.min(x, axis, keepdims),
+    "min": Row(lambda x, axis, keepdims: ops.min(x, axis=axis, keepdims=keepdims),
                lambda x, axis, keepdims: np.min(x, axis, keepdims=keepdims), 1, reduction()),
+    "amax": Row(lambda x, axis, keepdims: ops.amax(x, axis, keepdims),
+                lambda x, axis, keepdims: np.max(x, axis, keepdims=keepdims), 1, reduction(),
+                meta="max"),
+    "amin": Row(lambda x, axis, keepdims: ops.amin(x, axis, keepdims),
+                lambda x, axis, keepdims: np.min(x, axis, keepdims=keepdims), 1, reduction(),
+                meta="min"),
+    # torch.max over one dim: the values (the indices are checked in test_torch_surface)
+    "max_dim": Row(lambda x, dim: ops.max(x, dim).values,
+                   lambda x, dim: np.max(x, dim), 1, one_axis_case(), meta="max"),
+    "min_dim": Row(lambda x, dim: ops.min(x, dim).values,
+                   lambda x, dim: np.min(x, dim), 1, one_axis_case(), meta="min"),
     "mean": Row(lambda x, axis, keepdims: ops.mean(x, axis, keepdims),
                 lambda x, axis, keepdims: np.mean(x, axis, keepdims=keepdims), 1, reduction()),
     "var": Row(lambda x, axis, keepdims, correction: ops.var(x, axis, keepdims,
@@ -752,6 +805,15 @@ TABLE: dict[str, Row] = {
                        lambda *xs, dim: np.concatenate(xs, axis=dim), 2, concat_case(2)),
     "stack": Row(lambda *xs, dim: ops.stack(list(xs), dim),
                  lambda *xs, dim: np.stack(xs, axis=dim), 3, stack_case()),
+    "einsum": Row(lambda *xs, equation: ops.einsum(equation, *xs),
+                  lambda *xs, equation: np.einsum(equation, *xs), 1, einsum_case(1)),
+    "einsum2": Row(lambda *xs, equation: ops.einsum(equation, *xs),
+                   lambda *xs, equation: np.einsum(equation, *xs), 2, einsum_case(2)),
+    "chunk": Row(lambda x, chunks, dim: ops.chunk(x, chunks, dim),
+                 lambda x, chunks, dim: np_split(x, -(-x.shape[dim] // chunks), dim), 1,
+                 chunk_case()),
+    "unfold": Row(lambda x, dimension, size, step: ops.unfold(x, dimension, size, step),
+                  np_unfold, 1, unfold_case()),
     "split": Row(lambda x, split_size_or_sections, dim: ops.split(x, split_size_or_sections,
                                                                   dim),
                  np_split, 1, split_case()),
@@ -772,7 +834,7 @@ SAME_ROW = {"cat": "concat", "astype": "cast", "sliding_windows": "windows",
             "fold_windows": "fold"}
 ALIASES = {"clamp": "clip", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
            "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "fix": "trunc"}
-NOT_DIFFERENTIABLE = {"sign", "argmax", "argmin", "isnan", "isinf", "isfinite", "logical_not",
+NOT_DIFFERENTIABLE = {"argmax", "argmin", "isnan", "isinf", "isfinite", "logical_not",
                       "logical_and", "logical_or", "logical_xor", "isclose", "allclose", "any",
                       "all", "argsort", "nonzero", "bitwise_and",
                       "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",

@@ -172,7 +172,7 @@ def test_sort_is_stable_both_ways_and_topk_returns_values_and_indices():
     assert top.values.tolist() == [1.0, 2.0] and top.indices.tolist() == [1, 3]
     top.values.sum().backward()
     assert x.grad.tolist() == [0.0, 1.0, 0.0, 1.0]
-    with pytest.raises(IndexError, match=r"topk: k=5 is out of range .* size 4"):
+    with pytest.raises(RuntimeError, match=r"topk: k=5 is out of range .* size 4"):
         x.topk(5)
     u = ag.tensor(np.array([2, 0, 1], dtype=np.uint8))
     assert u.sort(descending=True).values.tolist() == [2, 1, 0]
@@ -260,3 +260,68 @@ def test_creation_infers_dtypes_as_torch():
     assert ops.randint(2, (3, 2)).shape == (3, 2) and ops.randint(4, size=(5,)).shape == (5,)
     with pytest.raises(ValueError, match="arange: step must be nonzero"):
         ops.arange(0, 3, 0)
+
+
+def test_max_and_min_over_a_dim_return_values_and_indices_as_torch():
+    x = ag.tensor([[1.0, 5.0, 5.0], [7.0, 2.0, 0.0]], requires_grad=True)
+    values, indices = x.max(1)
+    assert values.tolist() == [5.0, 7.0] and indices.tolist() == [1, 0]  # the first maximum
+    assert x.max(dim=0, keepdim=True).values.shape == (1, 3)
+    assert x.min(1).indices.tolist() == [0, 2]
+    assert x.max().item() == 7.0 and x.max(axis=(0, 1)).item() == 7.0  # values only
+    assert ops.max(x, ag.tensor([3.0, 3.0, 3.0])).tolist() == [[3.0, 5.0, 5.0], [7.0, 3.0, 3.0]]
+    assert x.amax((0, 1)).item() == 7.0 and x.amin(0).tolist() == [1.0, 2.0, 0.0]
+    values.sum().backward()
+    assert x.grad.tolist() == [[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]]  # ties share (documented)
+
+
+def test_errors_are_the_exception_types_torch_raises_and_ours():
+    x = ag.ones(3, 4)
+    for bad in (lambda: x.reshape(5, 5), lambda: x.permute(0, 0), lambda: x @ ag.ones(3, 4),
+                lambda: x.flip((1, 1)), lambda: x.clip(None, None)):
+        with pytest.raises(RuntimeError):  # what torch raises
+            bad()
+        with pytest.raises(ValueError):  # what we always raised
+            bad()
+    with pytest.raises(IndexError, match="dimension 2 is out of range"):
+        x.sum(2)
+    with pytest.raises(IndexError, match="cumsum: dimension 1 is out of range"):
+        ag.tensor(1.0).cumsum(1)
+    with pytest.raises(RuntimeError, match="bitwise_and: needs integer or boolean tensors"):
+        x & x
+
+
+def test_zero_dimensional_tensors_take_dim_0_and_minus_1():
+    s = ag.tensor(2.0, requires_grad=True)
+    for out in (s.sum(0), s.sum(-1), ops.prod(s, 0), s.softmax(0), s.logsumexp(-1), s.mean(0)):
+        assert out.shape == ()
+    assert s.cumsum(-1).item() == 2.0 and s.flip(()).item() == 2.0
+
+
+def test_degenerate_statistics_follow_torch():
+    with np.errstate(all="ignore"):
+        assert np.isnan(ag.zeros(1, 0, 3).mean((1,)).numpy()).all()  # 0 / 0
+        one = ag.randn(2, 1)
+        assert np.isnan(one.var(1).numpy()).all()  # a size-1 axis: 0 / 0
+        five = ag.tensor([[1.0, 2.0, 3.0, 4.0, 5.0]])
+        assert np.isinf(five.var(1, correction=5).numpy()).all()  # dof 0: sum / 0
+
+
+def test_indexing_with_nested_tuples_and_lists_as_torch():
+    x = ag.arange(24.0).reshape(2, 3, 4)
+    assert x[(1, 0), (2, 1)].tolist() == [x[1, 2].tolist(), x[0, 1].tolist()]
+    assert x[((1, 0),)].shape == (2, 3, 4)
+    assert x[(((0,),),)].shape == (1, 1, 3, 4)
+    assert x[[0, 1], [2, 0]].tolist() == [[8.0, 9.0, 10.0, 11.0], [12.0, 13.0, 14.0, 15.0]]
+
+
+def test_tensor_conversions_chunk_unfold_and_bitcast():
+    x = ag.tensor([[1.5, -2.5], [3.0, 0.0]])
+    assert x.int().dtype == np.int32 and x.long().tolist() == [[1, -2], [3, 0]]
+    assert x.bool().tolist() == [[True, True], [True, False]] and x.half().dtype == np.float16
+    assert x.type(np.float64).dtype == np.float64 and x.type() == "float32"
+    assert x.neg().tolist() == [[-1.5, 2.5], [-3.0, -0.0]]
+    assert [c.shape for c in ag.arange(5.0).chunk(2)] == [(3,), (2,)]
+    assert ag.arange(5.0).unfold(0, 2, 2).tolist() == [[0.0, 1.0], [2.0, 3.0]]
+    assert ag.tensor([1.0]).view(np.int32).tolist() == [1065353216]
+    assert ag.tensor([[True, True], [True, True]]).tril().dtype == np.bool_

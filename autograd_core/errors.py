@@ -1,0 +1,16 @@
+"""The errors ops raise on bad arguments: ours and PyTorch's exception types at once."""
+
+from __future__ import annotations
+
+__all__ = ["OpError", "OpTypeError"]
+
+
+class OpError(ValueError, RuntimeError):
+    """An op refused its arguments: shapes that do not fit, a bad dimension list, a value
+    out of range.  A ValueError, as numpy and this library have always raised, and a
+    RuntimeError, as PyTorch raises: code written for either catches it."""
+
+
+class OpTypeError(TypeError, RuntimeError):
+    """An op does not take this dtype (bitwise ops on floats): a TypeError and, as in
+    PyTorch, a RuntimeError."""
