@@ -613,14 +613,16 @@ def _extremum(op: Any, x: Tensor, axis: Any, keepdims: bool, dim: Any, keepdim: 
 
 def _torch_extremum(op: Any, pick: Any, pairwise: Any, x: Tensor, dim: Any, keepdim: bool,
                     axis: Any, keepdims: bool | None) -> Any:
-    """torch.max / torch.min: over everything (a Tensor); over one int ``dim`` the
-    ``(values, indices)`` pair; with a Tensor, elementwise.  numpy's ``axis=`` (any axes)
-    gives the values only."""
+    """torch.max / torch.min: over everything (a Tensor); over one int ``dim`` (or
+    ``axis``, torch's alias) the ``(values, indices)`` pair; over a tuple of dims the
+    values; with a Tensor, elementwise."""
     if isinstance(dim, Tensor):
         return pairwise(x, dim)
     keep = _keep(keepdim, keepdims)
-    if axis is not None or not isinstance(dim, (int, np.integer)):
-        return _extremum(op, x, axis, keep, dim, None)
+    if axis is not None:  # torch takes axis= as another name for dim
+        dim = axis
+    if not isinstance(dim, (int, np.integer)):
+        return _extremum(op, x, None, keep, dim, None)
     x = _t(x)
     values = _extremum(op, x, None, keep, dim, None)
     d = _dims(x, dim, op.name)[0]
@@ -631,9 +633,9 @@ def _torch_extremum(op: Any, pick: Any, pairwise: Any, x: Tensor, dim: Any, keep
 def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001
         keepdims: bool | None = None) -> Any:
     """Largest value (torch.max): of all elements; ``(values, indices)`` over an int
-    ``dim`` (the first maximum's index); ``maximum`` with a Tensor ``dim``.  ``axis=`` (one
-    axis or several, numpy's spelling) gives the values only.  Tied maxima share the
-    gradient equally (PyTorch gives it to one of them)."""
+    ``dim`` (the first maximum's index); the values over a tuple of dims; ``maximum`` with
+    a Tensor ``dim``.  Tied maxima share the gradient equally (PyTorch gives it to one of
+    them)."""
     return _torch_extremum(P.MAX, np.argmax, maximum, x, dim, keepdim, axis, keepdims)
 
 
@@ -798,18 +800,23 @@ def _open_grid(index: np.ndarray, dim: int) -> tuple[np.ndarray, ...]:
 
 def _index_arg(index: Any, x: Tensor, dim: int, who: str) -> tuple[np.ndarray, int]:
     """``index`` as an int64 array of ``x``'s rank, and ``dim`` made non-negative; errors
-    name the op and the shapes (IndexError for an out-of-range dim or index, as torch)."""
+    name the op and the shapes (IndexError for an out-of-range dim, a RuntimeError for a
+    bad index, as torch)."""
     idx = np.asarray(index.data if isinstance(index, Tensor) else index)
     if idx.dtype.kind not in "iu":
-        raise TypeError(f"{who}: index must be an integer tensor, got {idx.dtype}")
+        raise OpTypeError(f"{who}: index must be an integer tensor, got {idx.dtype}")
     d = _dims(x, dim, who)[0]
     if idx.ndim != builtins.max(x.ndim, 1) and idx.size:
-        raise OpError(f"{who}: index of shape {idx.shape} must have as many dimensions "
-                         f"as the input of shape {x.shape}")
+        raise OpError(f"{who}: index of shape {idx.shape} must have as many dimensions as "
+                      f"the input of shape {x.shape}")
+    if builtins.any(s > t for k, (s, t) in enumerate(zip(idx.shape, x.shape, strict=False))
+                    if k != d):
+        raise OpError(f"{who}: index of shape {idx.shape} is larger than the input of "
+                      f"shape {x.shape} outside dim {d}")
     n = x.shape[d] if x.ndim else 1
     if idx.size and (idx.min() < 0 or idx.max() >= n):
-        raise IndexError(f"{who}: index out of range [0, {n}) for dim {d} (input of shape "
-                         f"{x.shape})")
+        raise OpError(f"{who}: index out of range [0, {n}) for dim {d} (input of shape "
+                      f"{x.shape})")
     return idx.astype(np.int64, copy=False), d
 
 
@@ -818,10 +825,6 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
     indices accumulate their gradients."""
     x = _t(x)
     idx, d = _index_arg(index, x, dim, "gather")
-    if builtins.any(s > t for k, (s, t) in enumerate(zip(idx.shape, x.shape, strict=False))
-                    if k != d):
-        raise OpError(f"gather: index of shape {idx.shape} is larger than the input of "
-                         f"shape {x.shape} outside dim {d}")
     return getitem(x, _open_grid(idx, d)) if x.ndim else getitem(reshape(x, (1,)), idx)
 
 
@@ -950,6 +953,9 @@ def _scatter_args(x: Tensor, dim: int, index: Any, src: Any, who: str
     idx, d = _index_arg(index, x, dim, who)
     if isinstance(src, (Tensor, np.ndarray, list)):
         src = _t(src, x)
+        if src.dtype != x.dtype:
+            raise OpError(f"{who}: src of dtype {src.dtype} does not match the input's "
+                          f"dtype {x.dtype}")
         if builtins.any(s > t for s, t in zip(idx.shape, src.shape, strict=False)):
             raise OpError(f"{who}: index of shape {idx.shape} is larger than src of "
                              f"shape {src.shape}")
@@ -1485,6 +1491,8 @@ def _einsum_terms(equation: str, ts: list[Tensor]) -> tuple[list[str], str]:
     widest = 0
     for k, (term, t) in enumerate(zip(terms, ts, strict=True)):
         named = len(term.replace("...", ""))
+        if term.count("...") > 1:
+            raise OpError(f"einsum: term {term!r} has more than one ellipsis")
         if "..." in term:
             width = t.ndim - named
             if width < 0:

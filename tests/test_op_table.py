@@ -573,6 +573,10 @@ def np_unflatten(x: np.ndarray, dim: int, sizes: tuple) -> np.ndarray:
     return np.reshape(x, x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
 
 
+def values_of(out: Any) -> Any:
+    return out.values if isinstance(out, ops.ValuesIndices) else out
+
+
 def m_sigmoid(a: float) -> float:
     return 1.0 / (1.0 + math.exp(-a))
 
@@ -648,9 +652,10 @@ TABLE: dict[str, Row] = {
     # reductions
     "sum": Row(lambda x, axis, keepdims: ops.sum(x, axis, keepdims),
                lambda x, axis, keepdims: np.sum(x, axis, keepdims=keepdims), 1, reduction()),
-    "max": Row(lambda x, axis, keepdims: ops.max(x, axis=axis, keepdims=keepdims),
+    # over one int axis torch's max/min give (values, indices): the row takes the values
+    "max": Row(lambda x, axis, keepdims: values_of(ops.max(x, axis=axis, keepdims=keepdims)),
                lambda x, axis, keepdims: np.max(x, axis, keepdims=keepdims), 1, reduction()),
-    "min": Row(lambda x, axis, keepdims: ops.min(x, axis=axis, keepdims=keepdims),
+    "min": Row(lambda x, axis, keepdims: values_of(ops.min(x, axis=axis, keepdims=keepdims)),
                lambda x, axis, keepdims: np.min(x, axis, keepdims=keepdims), 1, reduction()),
     "amax": Row(lambda x, axis, keepdims: ops.amax(x, axis, keepdims),
                 lambda x, axis, keepdims: np.max(x, axis, keepdims=keepdims), 1, reduction(),

@@ -195,9 +195,9 @@ def test_gather_and_scatter_follow_torch_and_name_bad_indices():
                                                                     [0.0, 0.0, 0.0]]
     assert z.scatter(1, ag.tensor([[1, 1]]), src, reduce="add").tolist() == [[0.0, 3.0, 0.0],
                                                                               [0.0, 0.0, 0.0]]
-    with pytest.raises(IndexError, match=r"gather: index out of range \[0, 2\) for dim 1"):
+    with pytest.raises(RuntimeError, match=r"gather: index out of range \[0, 2\) for dim 1"):
         x.gather(1, ag.tensor([[2]]))
-    with pytest.raises(IndexError, match="gather: index out of range"):
+    with pytest.raises(RuntimeError, match="gather: index out of range"):
         x.gather(1, ag.tensor([[-1]]))  # torch does not wrap negative indices either
     with pytest.raises(TypeError, match="gather: index must be an integer tensor"):
         x.gather(1, ag.tensor([[0.0]]))
