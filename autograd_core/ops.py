@@ -36,6 +36,8 @@ __all__ = [
     "acos",
     "acosh",
     "add",
+    "addcdiv",
+    "addcmul",
     "addmm",
     "all",
     "allclose",
@@ -48,6 +50,7 @@ __all__ = [
     "arcsin",
     "arcsinh",
     "arctan",
+    "arctan2",
     "arctanh",
     "argmax",
     "argmin",
@@ -56,6 +59,7 @@ __all__ = [
     "asinh",
     "astype",
     "atan",
+    "atan2",
     "atanh",
     "bitwise_and",
     "bitwise_left_shift",
@@ -63,23 +67,30 @@ __all__ = [
     "bitwise_or",
     "bitwise_right_shift",
     "bitwise_xor",
+    "bmm",
     "broadcast_to",
     "cat",
     "ceil",
     "chunk",
     "clamp",
+    "clamp_max",
+    "clamp_min",
     "clip",
     "concatenate",
     "copysign",
     "cos",
     "cosh",
+    "count_nonzero",
     "cummax",
     "cummin",
     "cumprod",
     "cumsum",
+    "deg2rad",
     "diag",
     "diagonal",
+    "diff",
     "div",
+    "dot",
     "einsum",
     "empty",
     "empty_like",
@@ -87,6 +98,7 @@ __all__ = [
     "exp",
     "exp2",
     "expand",
+    "expm1",
     "eye",
     "fix",
     "flatten",
@@ -95,10 +107,14 @@ __all__ = [
     "floor_divide",
     "fmod",
     "fold_windows",
+    "frac",
     "full",
     "full_like",
     "gather",
     "getitem",
+    "hstack",
+    "hypot",
+    "index_select",
     "isclose",
     "isfinite",
     "isinf",
@@ -116,6 +132,7 @@ __all__ = [
     "logical_not",
     "logical_or",
     "logical_xor",
+    "logit",
     "logsumexp",
     "masked_fill",
     "masked_select",
@@ -126,19 +143,30 @@ __all__ = [
     "meshgrid",
     "min",
     "minimum",
+    "mm",
+    "moveaxis",
+    "movedim",
     "mul",
+    "mv",
+    "nan_to_num",
+    "nanmean",
+    "nansum",
+    "narrow",
     "neg",
     "nonzero",
     "norm",
     "ones",
     "ones_like",
+    "outer",
     "pad",
     "permute",
     "pow",
     "prod",
+    "rad2deg",
     "rand",
     "randint",
     "randn",
+    "reciprocal",
     "relu",
     "remainder",
     "repeat",
@@ -150,9 +178,11 @@ __all__ = [
     "scatter",
     "scatter_add",
     "scatter_reduce",
+    "select",
     "setitem",
     "sigmoid",
     "sign",
+    "signbit",
     "sin",
     "sinh",
     "sliding_windows",
@@ -160,6 +190,7 @@ __all__ = [
     "sort",
     "split",
     "sqrt",
+    "square",
     "squeeze",
     "stack",
     "std",
@@ -170,18 +201,24 @@ __all__ = [
     "take_along_dim",
     "tan",
     "tanh",
+    "tensordot",
+    "tile",
     "topk",
+    "trace",
     "transpose",
     "tril",
     "triu",
     "trunc",
+    "unbind",
     "unflatten",
     "unfold",
     "unsqueeze",
     "var",
     "var_mean",
+    "vstack",
     "where",
     "window_max",
+    "xlogy",
     "zeros",
     "zeros_like",
 ]
@@ -476,6 +513,92 @@ def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tenso
 
 
 clamp = clip
+
+
+def clamp_min(x: Tensor, min: float) -> Tensor:  # noqa: A002
+    return clip(x, min, None)
+
+
+def clamp_max(x: Tensor, max: float) -> Tensor:  # noqa: A002
+    return clip(x, None, max)
+
+
+def expm1(x: Tensor) -> Tensor:
+    """exp(x) − 1, accurate for small x."""
+    return _unary(P.EXPM1, _t(x))
+
+
+def atan2(a: Any, b: Any) -> Tensor:
+    """The angle of the point (b, a) in [−π, π] (torch.atan2; it jumps across a = 0 for
+    b < 0)."""
+    return _binary(P.ATAN2, a, b)
+
+
+arctan2 = atan2
+
+
+def square(x: Tensor) -> Tensor:
+    return mul(x, x)
+
+
+def reciprocal(x: Tensor) -> Tensor:
+    return div(1.0, _t(x))
+
+
+def hypot(a: Any, b: Any) -> Tensor:
+    """sqrt(a² + b²) (its gradient at the origin is 0, as sqrt'(0))."""
+    return sqrt(add(mul(a, a), mul(b, b)))
+
+
+def logit(x: Tensor, eps: float | None = None) -> Tensor:
+    """log(x / (1 − x)), with ``x`` clamped to [eps, 1 − eps] first when ``eps`` is given."""
+    x = _t(x)
+    if eps is not None:
+        x = clip(x, eps, 1.0 - eps)
+    return log(x) - log1p(-x)
+
+
+def xlogy(a: Any, b: Any) -> Tensor:
+    """a·log(b), and 0 where a == 0 (also for b == 0), with no gradient there, as
+    torch.xlogy."""
+    zero = _data(a) == 0
+    if not np.any(zero):
+        return mul(a, log(b))
+    safe = where(zero, 1.0, b)  # keeps log finite where the product is 0 anyway
+    return where(zero, 0.0, mul(a, log(safe)))
+
+
+def frac(x: Tensor) -> Tensor:
+    """x − trunc(x): the fractional part, with x's sign (gradient 1)."""
+    x = _t(x)
+    return x - trunc(x)
+
+
+def deg2rad(x: Tensor) -> Tensor:
+    return mul(x, np.pi / 180.0)
+
+
+def rad2deg(x: Tensor) -> Tensor:
+    return mul(x, 180.0 / np.pi)
+
+
+def signbit(x: Tensor) -> Tensor:
+    """Whether the sign bit is set (-0.0 included); no gradient."""
+    return _predicate(np.signbit, _t(x))
+
+
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
+    """NaN and ±inf replaced by finite values (the dtype's extremes by default); the
+    replaced elements get no gradient."""
+    x = _t(x)
+    info = np.finfo(x.dtype) if x.dtype.kind == "f" else None
+    hi = posinf if posinf is not None else (info.max if info else 0)
+    lo = neginf if neginf is not None else (info.min if info else 0)
+    d = x.data
+    out = where(np.isnan(d), nan, x)
+    out = where(np.isposinf(d), float(hi), out)
+    return where(np.isneginf(d), float(lo), out)
 
 
 def _predicate(fn: Any, *xs: Any) -> Tensor:
@@ -1433,6 +1556,117 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
     return tuple(out)
 
 
+def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices along ``dim``, that axis removed (torch.unbind)."""
+    x = _t(x)
+    d = _dims(x, dim, "unbind")[0]
+    return tuple(getitem(x, (slice(None),) * d + (i,)) for i in range(x.shape[d]))
+
+
+def select(x: Tensor, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` along ``dim``, that axis removed (torch.select)."""
+    x = _t(x)
+    d = _dims(x, dim, "select")[0]
+    if not -x.shape[d] <= index < x.shape[d]:
+        raise IndexError(f"select: index {index} is out of range for dim {d} of size "
+                         f"{x.shape[d]}")
+    return getitem(x, (slice(None),) * d + (index,))
+
+
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``length`` elements from ``start`` along ``dim`` (a view, as torch.narrow)."""
+    x = _t(x)
+    d = _dims(x, dim, "narrow")[0]
+    n = x.shape[d]
+    start = start + n if start < 0 else start
+    if not (0 <= start <= n and 0 <= length <= n - start):
+        raise OpError(f"narrow: start {start} and length {length} do not fit dim {d} of "
+                      f"size {n}")
+    return getitem(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+def index_select(x: Tensor, dim: int, index: Any) -> Tensor:
+    """The entries at the 1-D ``index`` along ``dim`` (torch.index_select); repeats
+    accumulate their gradients."""
+    x = _t(x)
+    d = _dims(x, dim, "index_select")[0]
+    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    if idx.ndim > 1 or idx.dtype.kind not in "iu":
+        raise OpError(f"index_select: index must be a 1-D integer tensor, got shape "
+                      f"{idx.shape} and dtype {idx.dtype}")
+    return getitem(x, (slice(None),) * d + (idx.reshape(-1),))
+
+
+def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
+    """Move axes ``source`` to positions ``destination`` (torch.movedim)."""
+    x = _t(x)
+    src, dst = _dims(x, source, "movedim"), _dims(x, destination, "movedim")
+    if len(src) != len(dst):
+        raise OpError(f"movedim: {source!r} and {destination!r} must have one length")
+    order = [a for a in range(x.ndim) if a not in src]
+    for d, a in sorted(zip(dst, src, strict=True)):
+        order.insert(d, a)
+    return permute(x, tuple(order))
+
+
+moveaxis = movedim
+
+
+def tile(x: Tensor, dims: Sequence[int]) -> Tensor:
+    """``repeat`` with fewer repeats than dimensions allowed (ones are prepended)."""
+    x = _t(x)
+    reps = tuple(dims)
+    return repeat(x, (1,) * (x.ndim - len(reps)) + reps)
+
+
+def hstack(tensors: Sequence[Any]) -> Tensor:
+    """Join along axis 1 (axis 0 for 1-D tensors), as torch.hstack."""
+    ts = [_t(t) for t in tensors]
+    return cat(ts, 0 if ts and ts[0].ndim == 1 else 1)
+
+
+def vstack(tensors: Sequence[Any]) -> Tensor:
+    """Join along axis 0, 1-D tensors as rows (torch.vstack)."""
+    return cat([reshape(_t(t), (1, -1)) if _t(t).ndim < 2 else _t(t) for t in tensors], 0)
+
+
+def diff(x: Tensor, n: int = 1, dim: int = -1) -> Tensor:
+    """The ``n``-th forward difference along ``dim`` (torch.diff)."""
+    x = _t(x)
+    d = _dims(x, dim, "diff")[0]
+    for _ in range(n):
+        x = (getitem(x, (slice(None),) * d + (slice(1, None),))
+             - getitem(x, (slice(None),) * d + (slice(None, -1),)))
+    return x
+
+
+def trace(x: Tensor) -> Tensor:
+    """The sum of a matrix's diagonal."""
+    x = _t(x)
+    if x.ndim != 2:
+        raise OpError(f"trace: expected a matrix, got shape {x.shape}")
+    return sum(diagonal(x))
+
+
+def count_nonzero(x: Tensor, dim: Any = None) -> Tensor:
+    x = _t(x)
+    return _make(np.asarray(np.count_nonzero(x.data, axis=_axes(x, dim)), dtype=np.int64))
+
+
+def nansum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Sum ignoring NaNs (they get no gradient)."""
+    x = _t(x)
+    return sum(where(np.isnan(x.data), 0.0, x), dim, keepdim)
+
+
+def nanmean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """Mean of the non-NaN elements."""
+    x = _t(x)
+    kept = ~np.isnan(x.data)
+    with np.errstate(invalid="ignore"):
+        return nansum(x, dim, keepdim) / np.sum(kept, _axes(x, dim), keepdims=keepdim)
+
+
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Split into ``chunks`` pieces of ``ceil(n / chunks)`` along ``dim`` (the last may be
     smaller, and there may be fewer pieces), as torch.chunk."""
@@ -1587,6 +1821,71 @@ def _einsum_pair(a: Tensor, la: str, b: Tensor, lb: str, keep: str, sizes: dict[
                      arranged(b, lb, batch + summed + right, (nb, ns, nr)))
     letters = batch + left + right
     return reshape(product, tuple(sizes[c] for c in letters)), "".join(letters)
+
+
+def _checked_product(who: str, a: Any, b: Any, ndims: tuple[int, int]) -> Tensor:
+    a, b = _t(a), _t(b)
+    if (a.ndim, b.ndim) != ndims:
+        raise OpError(f"{who}: expected {ndims[0]}-D and {ndims[1]}-D tensors, got shapes "
+                      f"{a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    """The inner product of two 1-D tensors (torch.dot)."""
+    return _checked_product("dot", a, b, (1, 1))
+
+
+def mm(a: Any, b: Any) -> Tensor:
+    """The product of two matrices (torch.mm)."""
+    return _checked_product("mm", a, b, (2, 2))
+
+
+def bmm(a: Any, b: Any) -> Tensor:
+    """Batched matrix products of (B, n, m) and (B, m, p) (torch.bmm)."""
+    return _checked_product("bmm", a, b, (3, 3))
+
+
+def mv(a: Any, b: Any) -> Tensor:
+    """Matrix times vector (torch.mv)."""
+    return _checked_product("mv", a, b, (2, 1))
+
+
+def outer(a: Any, b: Any) -> Tensor:
+    """``a[i]·b[j]`` for 1-D ``a`` and ``b`` (torch.outer)."""
+    a, b = _t(a), _t(b)
+    if a.ndim != 1 or b.ndim != 1:
+        raise OpError(f"outer: expected 1-D tensors, got shapes {a.shape} and {b.shape}")
+    return mul(unsqueeze(a, 1), b)
+
+
+def tensordot(a: Any, b: Any, dims: Any = 2) -> Tensor:
+    """Contract the last ``dims`` axes of ``a`` with the first of ``b``, or the axis lists
+    ``dims = (a_axes, b_axes)`` (torch.tensordot), through einsum."""
+    a, b = _t(a), _t(b)
+    if isinstance(dims, int):
+        axes_a, axes_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        axes_a = [d % a.ndim for d in np.atleast_1d(dims[0])]
+        axes_b = [d % b.ndim for d in np.atleast_1d(dims[1])]
+    letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    la = [next(letters) for _ in range(a.ndim)]
+    lb = [next(letters) for _ in range(b.ndim)]
+    for i, j in zip(axes_a, axes_b, strict=True):
+        lb[j] = la[i]
+    out = [c for k, c in enumerate(la) if k not in axes_a] + [
+        c for k, c in enumerate(lb) if k not in axes_b]
+    return einsum(f"{''.join(la)},{''.join(lb)}->{''.join(out)}", a, b)
+
+
+def addcmul(x: Any, t1: Any, t2: Any, *, value: float = 1.0) -> Tensor:
+    """x + value·t1·t2 (torch.addcmul)."""
+    return add(x, mul(mul(t1, t2), value))
+
+
+def addcdiv(x: Any, t1: Any, t2: Any, *, value: float = 1.0) -> Tensor:
+    """x + value·t1/t2 (torch.addcdiv)."""
+    return add(x, mul(div(t1, t2), value))
 
 
 def _matrices(who: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:

@@ -326,6 +326,16 @@ COPYSIGN = defop("copysign", np.copysign, math.copysign,
                  lambda ns, g, out, ctx, a, b: ns.zeros_like(g), reads=((0, 1), ()))
 
 
+EXPM1 = _unary_math("expm1", np.expm1, math.expm1,
+                    lambda ns, g, out, ctx, a: g * out + g, reads=((OUT,),))
+# atan2(a, b): the angle of the point (b, a).  It jumps by 2π across a = 0 for b < 0 and
+# has no derivative at the origin: the tests keep a a margin from 0.
+ATAN2 = defop("atan2", np.arctan2, math.atan2,
+              lambda ns, g, out, ctx, a, b: g * b / (a * a + b * b),
+              lambda ns, g, out, ctx, a, b: -g * a / (a * a + b * b),
+              reads=((0, 1), (0, 1)), domain={0: "nonzero"})
+
+
 # ctx = (lo, hi), either may be None.
 CLIP = defop("clip", lambda a, lo, hi: np.clip(a, lo, hi),
              lambda a, lo, hi: min(max(a, -math.inf if lo is None else lo),

@@ -586,6 +586,24 @@ class Tensor(Node):
     def neg(self) -> Tensor:
         return _F.neg(self)
 
+    def t(self) -> Tensor:
+        """The transpose of a matrix (a vector or 0-d tensor unchanged), as torch."""
+        if self.ndim > 2:
+            raise OpError(f"t: expects a tensor of at most 2 dimensions, got shape "
+                          f"{self.shape}")
+        return _F.transpose(self) if self.ndim == 2 else self
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _F.broadcast_to(self, other.shape)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return _F.reshape(self, other.shape)
+
+    reshape_as = view_as
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return _F.astype(self, other.dtype)
+
     negative = neg
 
     def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
@@ -1219,3 +1237,13 @@ def _compare(fn: Callable, a: Tensor, b: Any) -> Tensor:
 
 
 from . import ops as _F  # noqa: E402  (methods below the class call the functional API)
+
+# torch's smaller Tensor methods: the functional op itself, as its first argument is the
+# tensor (``x.square()`` is ``ops.square(x)``; the signatures and docstrings are the ops').
+for _name in ("clamp_min", "clamp_max", "expm1", "atan2", "arctan2", "square", "reciprocal",
+              "hypot", "logit", "xlogy", "frac", "deg2rad", "rad2deg", "signbit",
+              "nan_to_num", "unbind", "select", "narrow", "index_select", "movedim",
+              "moveaxis", "tile", "diff", "trace", "count_nonzero", "nansum", "nanmean", "dot",
+              "mm", "bmm", "mv", "outer", "addcmul", "addcdiv", "prod", "amax", "amin"):
+    if _name not in Tensor.__dict__:
+        setattr(Tensor, _name, getattr(_F, _name))

@@ -13,39 +13,92 @@ from typing import Any
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import Tensor
+from autograd_core import OpError, Tensor
+
+from .embedding import embedding, one_hot
+from .spatial import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
+    pad,
+)
 
 __all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "avg_pool1d",
     "avg_pool2d",
+    "avg_pool3d",
     "batch_norm",
+    "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "celu",
+    "conv1d",
     "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
     "cross_entropy",
     "dropout",
     "elu",
+    "embedding",
     "gelu",
     "hardsigmoid",
     "hardswish",
     "hardtanh",
+    "huber_loss",
+    "interpolate",
+    "kl_div",
     "l1_loss",
     "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
     "logsigmoid",
+    "max_pool1d",
     "max_pool2d",
+    "max_pool3d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
     "mish",
     "mse_loss",
     "multi_margin_loss",
     "nll_loss",
     "normalize",
+    "one_hot",
+    "pad",
     "quick_gelu",
     "relu",
     "relu6",
+    "scaled_dot_product_attention",
     "selu",
     "sigmoid",
     "silu",
+    "smooth_l1_loss",
+    "soft_margin_loss",
     "softmax",
     "softmin",
     "softplus",
@@ -61,13 +114,6 @@ def _tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else ag.tensor(x)
 
 
-def _pair(value: int | tuple[int, int], name: str, who: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
-        raise ValueError(f"{who}: {name} must be an int or a pair of ints, got {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
 # --------------------------------------------------------------------------- layers
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
     """``input @ weight.T + bias`` with ``weight`` of shape (out_features, in_features).
@@ -79,144 +125,6 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is None:
         return ag.matmul(input, weight.mT)
     return ag.addmm(bias, input, weight.mT)  # the bias added into the fresh product
-
-
-def _spatial_padding(padding: Any, kernel: tuple[int, int], stride: tuple[int, int],
-                     who: str) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(before, after) zero-padding of H and W; ``"same"`` pads any extra on the far side
-    (as PyTorch) and needs stride 1."""
-    if padding == "valid":
-        return (0, 0), (0, 0)
-    if padding == "same":
-        if stride != (1, 1):
-            raise ValueError(f"{who}: padding='same' needs stride 1, got stride {stride}")
-        return tuple((total // 2, total - total // 2)  # type: ignore[return-value]
-                     for total in (kernel[0] - 1, kernel[1] - 1))
-    ph, pw = _pair(padding, "padding", who)
-    if ph < 0 or pw < 0:
-        raise ValueError(f"{who}: padding must be non-negative, got {padding!r}")
-    return (ph, ph), (pw, pw)
-
-
-def _padded(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
-            pads: tuple[tuple[int, int], tuple[int, int]], fill: float, who: str) -> Tensor:
-    """``x`` with its last two axes padded with ``fill``, checked to hold one window."""
-    if min(stride) <= 0 or min(kernel) <= 0:
-        raise ValueError(f"{who}: kernel_size and stride must be positive, got kernel "
-                         f"{kernel} and stride {stride}")
-    if any(pads[0] + pads[1]):
-        x = ag.pad(x, ((0, 0),) * (x.ndim - 2) + pads, fill)
-    h, w = x.shape[-2:]
-    if kernel[0] > h or kernel[1] > w:
-        raise ValueError(f"{who}: kernel {kernel} is larger than the (padded) input, whose "
-                         f"last two axes are {(h, w)}")
-    return x
-
-
-def _windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
-             pads: tuple[tuple[int, int], tuple[int, int]], fill: float, who: str) -> Tensor:
-    """Pad the last two axes with ``fill``, then the zero-copy view (..., OH, OW, KH, KW)."""
-    return ag.sliding_windows(_padded(x, kernel, stride, pads, fill, who), kernel, stride)
-
-
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,  # noqa: A002
-           stride: int | tuple[int, int] = 1, padding: Any = 0) -> Tensor:
-    """2-D cross-correlation (no kernel flip) of NCHW ``input`` with ``weight`` (O, C, KH, KW).
-
-    Output size per axis is ⌊(H + 2P − K)/S⌋ + 1.  ``padding`` is an int, a pair, or
-    ``"valid"``/``"same"``.  im2col from engine ops: pad, take the zero-copy window view
-    (whose gradient is the col2im accumulation), copy it once into columns of shape
-    (N, C·KH·KW, OH·OW), and multiply by the (O, C·KH·KW) weight matrix with the bias added
-    into the product (``addmm``) -- the product is already in NCHW order, so nothing is
-    transposed back.  A 3-D input is one unbatched image.
-
-    >>> x = ag.ones(1, 1, 4, 4)
-    >>> conv2d(x, ag.ones(1, 1, 3, 3), padding=1).shape
-    (1, 1, 4, 4)
-    """
-    who = "conv2d"
-    x = _tensor(input)
-    if x.ndim == 3:
-        return conv2d(x.unsqueeze(0), weight, bias, stride, padding)[0]
-    if x.ndim != 4 or weight.ndim != 4:
-        raise ValueError(f"{who}: expected input (N, C, H, W) and weight (O, C, KH, KW), got "
-                         f"shapes {x.shape} and {weight.shape}")
-    n, c = x.shape[:2]
-    o, wc, kh, kw = weight.shape
-    if c != wc:
-        raise ValueError(f"{who}: input has {c} channels but weight of shape {weight.shape} "
-                         f"expects {wc}")
-    s = _pair(stride, "stride", who)
-    windows = _windows(x, (kh, kw), s, _spatial_padding(padding, (kh, kw), s, who), 0.0, who)
-    oh, ow = windows.shape[2:4]
-    cols = windows.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
-    kernels = weight.reshape(o, c * kh * kw)
-    out = ag.matmul(kernels, cols) if bias is None else ag.addmm(bias.reshape(o, 1), kernels,
-                                                                 cols)
-    return out.reshape(n, o, oh, ow)
-
-
-def max_pool2d(input: Tensor, kernel_size: int | tuple[int, int],  # noqa: A002
-               stride: int | tuple[int, int] | None = None,
-               padding: int | tuple[int, int] = 0) -> Tensor:
-    """Maximum over each KHxKW window of the last two axes (stride defaults to the kernel).
-
-    Padding is with -inf, so it never wins.  The gradient goes to the window's maximum;
-    if several elements tie for it they share the gradient equally (the engine's ``max``
-    convention; PyTorch gives it all to the first) -- the same subgradient away from ties.
-
-    >>> x = ag.arange(16.0).reshape(1, 1, 4, 4)
-    >>> max_pool2d(x, 2).tolist()
-    [[[[5.0, 7.0], [13.0, 15.0]]]]
-    """
-    k, s, pads = _pool_geometry(kernel_size, stride, padding, "max_pool2d")
-    return ag.window_max(_padded(_tensor(input), k, s, pads, -math.inf, "max_pool2d"), k, s)
-
-
-def avg_pool2d(input: Tensor, kernel_size: int | tuple[int, int],  # noqa: A002
-               stride: int | tuple[int, int] | None = None,
-               padding: int | tuple[int, int] = 0, count_include_pad: bool = True) -> Tensor:
-    """Mean over each KHxKW window (zero padding counted in the mean unless
-    ``count_include_pad=False``, as PyTorch).
-
-    >>> avg_pool2d(ag.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
-    [[[[2.5, 4.5], [10.5, 12.5]]]]
-    """
-    who = "avg_pool2d"
-    x = _tensor(input)
-    k, s, pads = _pool_geometry(kernel_size, stride, padding, who)
-    sums = _stacked_windows(x, k, s, pads, 0.0, who).sum(axis=0)
-    if count_include_pad or not any(pads[0] + pads[1]):
-        return sums / (k[0] * k[1])
-    inside = np.pad(np.ones(x.shape[-2:], dtype=x.dtype), pads)
-    counts = np.lib.stride_tricks.sliding_window_view(inside, k)[::s[0], ::s[1]]
-    return sums / counts.sum(axis=(-2, -1))
-
-
-def _stacked_windows(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
-                     pads: tuple[tuple[int, int], tuple[int, int]], fill: float, who: str
-                     ) -> Tensor:
-    """The window elements stacked on a new leading axis: (KH·KW, ..., OH, OW), contiguous.
-
-    Average pooling then sums over axis 0, an elementwise sum of KH·KW whole arrays.
-    Reducing the strided window view over its two tiny trailing axes instead is ~20x
-    slower in numpy, more than this one copy costs.  (Max pooling has its own primitive,
-    ``window_max``, which avoids the copy too.)
-    """
-    windows = _windows(x, kernel, stride, pads, fill, who)
-    nd = windows.ndim
-    return windows.permute(nd - 2, nd - 1, *range(nd - 2)).reshape(
-        kernel[0] * kernel[1], *windows.shape[:-2])
-
-
-def _pool_geometry(kernel_size: Any, stride: Any, padding: Any, who: str) -> tuple:
-    k = _pair(kernel_size, "kernel_size", who)
-    s = k if stride is None else _pair(stride, "stride", who)
-    p = _pair(padding, "padding", who)
-    if p[0] * 2 > k[0] or p[1] * 2 > k[1] or min(p) < 0:
-        raise ValueError(f"{who}: padding {p} must be non-negative and at most half the "
-                         f"kernel size {k}")
-    return k, s, ((p[0], p[0]), (p[1], p[1]))
 
 
 # ---------------------------------------------------------------------- activations
@@ -509,10 +417,11 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss.sum() if reduction == "sum" else loss
 
 
-def _check_reduction(reduction: str, who: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{who}: reduction must be 'none', 'mean' or 'sum', got "
-                         f"{reduction!r}")
+def _check_reduction(reduction: str, who: str,
+                     allowed: tuple[str, ...] = _REDUCTIONS) -> None:
+    if reduction not in allowed:
+        names = ", ".join(repr(r) for r in allowed[:-1]) + f" or {allowed[-1]!r}"
+        raise ValueError(f"{who}: reduction must be {names}, got {reduction!r}")
 
 
 def _class_axis(x: Tensor, who: str) -> int:
@@ -534,8 +443,11 @@ def _index_targets(x: Tensor, target: Any, weight: Any, ignore_index: int | None
     y = np.asarray(target.data if isinstance(target, Tensor) else target)
     expected = x.shape[:axis] + x.shape[axis + 1:]
     if y.shape != expected:
-        raise ValueError(f"{who}: class-index target must have shape {expected} for input of "
-                         f"shape {x.shape}, got {y.shape}")
+        # PyTorch's types: a batch-size mismatch is a ValueError, any other a RuntimeError.
+        batch_mismatch = axis == 1 and y.ndim == len(expected) and y.shape[0] != expected[0]
+        error = ValueError if batch_mismatch else RuntimeError
+        raise error(f"{who}: class-index target must have shape {expected} for input of "
+                    f"shape {x.shape}, got {y.shape}")
     if y.dtype.kind == "f":
         if not np.all(y == np.round(y)):
             raise ValueError(f"{who}: class-index targets must be integers, got non-integral "
@@ -578,7 +490,11 @@ def _weighted_nll(logp: Tensor, t: Any, denominator: Any, reduction: str, axis: 
     if reduction == "none":
         return -(logp * t).sum(axis=axis)
     total = -(logp * t).sum()
-    return total / denominator if reduction == "mean" else total
+    if reduction != "mean":
+        return total
+    if denominator == 0:  # every target ignored: NaN as PyTorch, with its zero gradient
+        return total * 0.0 + math.nan
+    return total / denominator
 
 
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, *,  # noqa: A002
@@ -607,7 +523,11 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, *,  # noqa: A0
     x = _tensor(input)
     axis = _class_axis(x, who)
     logp = ag.log_softmax(x, axis)
-    if np.shape(target) == x.shape and np.asarray(_data(target)).dtype.kind == "f":
+    if np.shape(target) == x.shape and np.asarray(_data(target)).dtype.kind != "f":
+        raise OpError(f"{who}: a target of the input's shape {x.shape} holds class "
+                           f"probabilities and must be floating point, got dtype "
+                           f"{np.asarray(_data(target)).dtype}")
+    if np.shape(target) == x.shape:
         n_classes = x.shape[axis]
         t = _as_dtype(target, x)
         if label_smoothing:
@@ -733,3 +653,145 @@ def multi_margin_loss(input: Tensor, target: Any, p: int = 1,  # noqa: A002
         w = _weight_array(weight, n_classes, x, who)
         per_sample = per_sample * (t * w).sum(axis=-1)
     return _reduce(per_sample, reduction)
+
+
+def _clamped_log(z: Tensor) -> Tensor:
+    """log z clamped below at −100, as PyTorch's ``binary_cross_entropy``, so probabilities
+    of exactly 0 or 1 give a finite loss.  The gradient is the clamped forward's: zero where
+    the clamp acts (PyTorch's hand-written backward instead divides by max(z(1 − z), 1e-12)).
+    The inner ``where`` feeds log a 1 there, so its 1/z cannot turn 0·inf into NaN."""
+    with np.errstate(divide="ignore"):
+        live = np.log(z.data) > -100.0
+    return ag.where(live, ag.log(ag.where(live, z, 1.0)), -100.0)
+
+
+def _elementwise_weight(weight: Any, x: Tensor, who: str) -> np.ndarray:
+    w = np.asarray(_data(weight), dtype=x.dtype)
+    try:
+        fits = np.broadcast_shapes(w.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise OpError(f"{who}: weight of shape {w.shape} does not broadcast to the input "
+                           f"shape {x.shape}")
+    return w
+
+
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, *,  # noqa: A002
+                         reduction: str = "mean") -> Tensor:
+    """−w·[y·log x + (1 − y)·log(1 − x)] of probabilities ``input`` x, each log clamped
+    at −100 as PyTorch (so x = 0 or 1 gives a finite loss; there the gradient is 0).  Prefer
+    ``binary_cross_entropy_with_logits`` on logits.  ``weight`` broadcasts to the input;
+    the target may require grad.  After ``weight`` the arguments are keyword-only.
+
+    >>> round(binary_cross_entropy(ag.tensor([0.5, 1.0]), ag.tensor([1.0, 0.0])).item(), 4)
+    50.3466
+    """
+    who = "binary_cross_entropy"
+    _check_reduction(reduction, who)
+    x = _tensor(input)
+    y = _same_shape(x, target, who)
+    if x.size and not (np.all(x.data >= 0) and np.all(x.data <= 1)):
+        raise OpError(f"{who}: all elements of input should be between 0 and 1, got "
+                           f"values in [{np.nanmin(x.data)}, {np.nanmax(x.data)}] "
+                           f"(shape {x.shape})")
+    loss = -(_clamped_log(x) * y + _clamped_log(1.0 - x) * (1.0 - y))
+    if weight is not None:
+        loss = loss * _elementwise_weight(weight, x, who)
+    return _reduce(loss, reduction)
+
+
+def _xlogx(t: Tensor) -> Tensor:
+    """t·log t with 0·log 0 = 0 (PyTorch's xlogy(t, t)); the gradient there is 0, not NaN."""
+    zero = t.data == 0
+    return ag.where(zero, 0.0, t * ag.log(ag.where(zero, 1.0, t)))
+
+
+_KL_REDUCTIONS = ("none", "batchmean", "mean", "sum")
+
+
+def kl_div(input: Tensor, target: Any, *, reduction: str = "mean",  # noqa: A002
+           log_target: bool = False) -> Tensor:
+    """Pointwise KL divergence y·(log y − x) of log-probabilities ``input`` x from target
+    probabilities y (log-probabilities when ``log_target``: e^y·(y − x)), 0 where y = 0.
+    ``"batchmean"`` divides the sum by the batch size and gives the true KL divergence;
+    ``"mean"`` (the default, as PyTorch) averages over every element, without PyTorch's
+    warning.  The arguments after ``target`` are keyword-only (PyTorch has deprecated ones
+    there).
+
+    >>> logq = ag.log(ag.tensor([[0.5, 0.5]]))
+    >>> round(kl_div(logq, ag.tensor([[1.0, 0.0]]), reduction="batchmean").item(), 4)
+    0.6931
+    """
+    who = "kl_div"
+    _check_reduction(reduction, who, _KL_REDUCTIONS)
+    x = _tensor(input)
+    t = _tensor(_same_shape(x, target, who))
+    loss = ag.exp(t) * (t - x) if log_target else _xlogx(t) - t * x
+    if reduction == "batchmean":
+        total = loss.sum()
+        return total / x.shape[0] if x.ndim else total
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input: Tensor, target: Any, reduction: str = "mean",  # noqa: A002
+               delta: float = 1.0, weight: Any = None) -> Tensor:
+    """½d² where |d| < δ, else δ·(|d| − ½δ), for d = x − y (PyTorch's argument order;
+    ``weight``, of the input's shape, multiplies before the reduction).
+
+    >>> huber_loss(ag.tensor([0.5, 3.0]), ag.tensor([0.0, 0.0]), reduction="none").tolist()
+    [0.125, 2.5]
+    """
+    who = "huber_loss"
+    _check_reduction(reduction, who)
+    if delta <= 0:
+        raise OpError(f"{who}: delta must be positive, got {delta}")
+    x = _tensor(input)
+    d = x - _same_shape(x, target, who)
+    size = ag.abs(d)
+    loss = ag.where(size.data < delta, 0.5 * d * d, delta * (size - 0.5 * delta))
+    if weight is not None:
+        if np.shape(weight) != x.shape:
+            raise ValueError(f"{who}: weight shape {np.shape(weight)} differs from input "
+                             f"shape {x.shape}")
+        loss = loss * np.asarray(_data(weight), dtype=x.dtype)
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Any, *, reduction: str = "mean",  # noqa: A002
+                   beta: float = 1.0) -> Tensor:
+    """½d²/β where |d| < β, else |d| − ½β (Huber loss divided by β; β = 0 is the L1 loss).
+    The arguments after ``target`` are keyword-only (PyTorch has deprecated ones there).
+
+    >>> smooth_l1_loss(ag.tensor([0.5, 3.0]), ag.tensor([0.0, 0.0]), reduction="none").tolist()
+    [0.125, 2.5]
+    """
+    who = "smooth_l1_loss"
+    _check_reduction(reduction, who)
+    if beta < 0:
+        raise OpError(f"{who}: beta must be non-negative, got {beta}")
+    x = _tensor(input)
+    d = x - _same_shape(x, target, who)
+    size = ag.abs(d)
+    if beta == 0:
+        return _reduce(size, reduction)
+    return _reduce(ag.where(size.data < beta, (0.5 / beta) * d * d, size - 0.5 * beta),
+                   reduction)
+
+
+def soft_margin_loss(input: Tensor, target: Any, *, reduction: str = "mean"  # noqa: A002
+                     ) -> Tensor:
+    """Two-class logistic loss log(1 + e^(−y·x)) for targets y = ±1, averaged over every
+    element (PyTorch).  Keyword-only ``reduction`` as in ``smooth_l1_loss``.
+
+    >>> round(soft_margin_loss(ag.tensor([0.0]), ag.tensor([1.0])).item(), 4)
+    0.6931
+    """
+    who = "soft_margin_loss"
+    _check_reduction(reduction, who)
+    x = _tensor(input)
+    return _reduce(_softplus(-(x * _same_shape(x, target, who))), reduction)
+
+
+# Attention composes dropout and linear from above, so it is imported last (a cycle).
+from .attention import scaled_dot_product_attention  # noqa: E402

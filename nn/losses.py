@@ -10,12 +10,17 @@ from . import functional as F
 from .module import Module
 
 __all__ = [
+    "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
+    "HuberLoss",
+    "KLDivLoss",
     "L1Loss",
     "MSELoss",
     "MultiMarginLoss",
     "NLLLoss",
+    "SmoothL1Loss",
+    "SoftMarginLoss",
 ]
 
 
@@ -28,9 +33,11 @@ def _buffer(value: Any) -> Tensor | None:
 
 
 class _Loss(Module):
+    _reductions: tuple[str, ...] = F._REDUCTIONS
+
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        F._check_reduction(reduction, type(self).__name__)
+        F._check_reduction(reduction, type(self).__name__, self._reductions)
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -120,3 +127,74 @@ class MultiMarginLoss(_WeightedLoss):
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.multi_margin_loss(input, target, self.p, self.margin, self.weight,
                                    self.reduction)
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross-entropy of probabilities, logs clamped at −100 (see
+    ``F.binary_cross_entropy``); ``weight`` is an elementwise buffer.
+
+    >>> import autograd_core as ag
+    >>> round(BCELoss()(ag.tensor([0.5]), ag.tensor([1.0])).item(), 4)
+    0.6931
+    """
+
+    def __init__(self, weight: Any = None, *, reduction: str = "mean") -> None:
+        super().__init__(weight, reduction)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
+
+
+class KLDivLoss(_Loss):
+    """KL divergence of log-probabilities from a target (see ``F.kl_div``); use
+    ``reduction="batchmean"`` for the mathematical KL divergence."""
+
+    _reductions = F._KL_REDUCTIONS
+
+    def __init__(self, *, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__(reduction)
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}, log_target={self.log_target}"
+
+
+class HuberLoss(_Loss):
+    """Quadratic within ``delta`` of the target, linear beyond (see ``F.huber_loss``)."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.huber_loss(input, target, self.reduction, self.delta)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}, delta={self.delta}"
+
+
+class SmoothL1Loss(_Loss):
+    """Huber loss divided by ``beta`` (see ``F.smooth_l1_loss``)."""
+
+    def __init__(self, *, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}, beta={self.beta}"
+
+
+class SoftMarginLoss(_Loss):
+    """Two-class logistic loss for ±1 targets (see ``F.soft_margin_loss``)."""
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.soft_margin_loss(input, target, reduction=self.reduction)

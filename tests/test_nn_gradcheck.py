@@ -37,6 +37,17 @@ def with_parameters_as_arguments(module):
     return f, params
 
 
+class SelfAttention(nn.Module):
+    """``MultiheadAttention(x, x, x)``'s output, so it fits the one-input table below."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(**kwargs)
+
+    def forward(self, x):
+        return self.attn(x, x, x, key_padding_mask=np.array([[False, False, True]] * 2))[0]
+
+
 MODULES = {
     "linear": (lambda: nn.Linear(4, 3), (5, 4)),
     "conv_s1_p1": (lambda: nn.Conv2d(2, 3, 3, padding=1), (2, 2, 5, 5)),
@@ -44,6 +55,16 @@ MODULES = {
     "max_pool": (lambda: nn.MaxPool2d(2), (2, 2, 4, 4)),
     "max_pool_overlap_pad": (lambda: nn.MaxPool2d(3, 2, 1), (1, 2, 5, 5)),
     "avg_pool": (lambda: nn.AvgPool2d(3, 2, 1, count_include_pad=False), (1, 2, 5, 5)),
+    "conv1d_dilated": (lambda: nn.Conv1d(2, 2, 3, 2, 1, 2), (2, 2, 7)),
+    "conv_groups_reflect": (lambda: nn.Conv2d(4, 2, 3, 1, 1, 1, 2, True, "reflect"),
+                            (1, 4, 4, 4)),
+    "conv3d": (lambda: nn.Conv3d(1, 2, 2, padding=1), (1, 1, 2, 3, 2)),
+    "conv_transpose2d": (lambda: nn.ConvTranspose2d(2, 2, 3, 2, 1, 1), (1, 2, 3, 3)),
+    "max_pool1d_ceil": (lambda: nn.MaxPool1d(2, ceil_mode=True), (2, 2, 5)),
+    "max_pool3d": (lambda: nn.MaxPool3d(2, 1), (1, 1, 3, 3, 3)),
+    "avg_pool1d_ceil": (lambda: nn.AvgPool1d(3, 2, 1, True, False), (2, 2, 6)),
+    "adaptive_avg_pool": (lambda: nn.AdaptiveAvgPool2d((2, 3)), (1, 2, 5, 4)),
+    "upsample_bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (1, 1, 2, 3)),
     "flatten": (lambda: nn.Flatten(), (2, 3, 2)),
     "batch_norm_1d_train": (lambda: nn.BatchNorm1d(3), (6, 3)),
     "batch_norm_1d_nlc_train": (lambda: nn.BatchNorm1d(3), (4, 3, 2)),
@@ -58,6 +79,10 @@ MODULES = {
     "softplus": (lambda: nn.Softplus(1.5), (3, 4)),
     "softmax": (lambda: nn.Softmax(dim=1), (3, 4)),
     "log_softmax": (lambda: nn.LogSoftmax(dim=0), (3, 4)),
+    "multihead_attention": (lambda: SelfAttention(embed_dim=4, num_heads=2), (3, 2, 4)),
+    "multihead_attention_kv_bias": (
+        lambda: SelfAttention(embed_dim=4, num_heads=2, batch_first=True, add_bias_kv=True,
+                              add_zero_attn=True), (2, 3, 4)),
     "cnn": (lambda: nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU(),
                                   nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3)), (3, 1, 4, 4)),
 }
@@ -104,6 +129,12 @@ LOSSES = {
     "l1": lambda x: F.l1_loss(x, np.full((4, 3), 5.0)),
     "bce_with_logits": lambda x: F.binary_cross_entropy_with_logits(
         x, np.full((4, 3), 0.3), np.array([1.0, 2.0, 0.5]), pos_weight=np.array([2.0, 1, 1])),
+    "bce": lambda x: F.binary_cross_entropy(ag.sigmoid(x), np.full((4, 3), 0.3),
+                                            np.array([1.0, 2.0, 0.5])),
+    "kl_div_batchmean": lambda x: F.kl_div(x, np.full((4, 3), 1 / 3), reduction="batchmean"),
+    "huber": lambda x: F.huber_loss(x, np.full((4, 3), 0.5), delta=0.7),
+    "smooth_l1": lambda x: F.smooth_l1_loss(x, np.full((4, 3), 0.5), beta=0.7),
+    "soft_margin": lambda x: F.soft_margin_loss(x, np.ones((4, 3))),
     "multi_margin_p1": lambda x: F.multi_margin_loss(x, np.array([0, 2, 1, 2]), margin=5.0),
     "multi_margin_p2": lambda x: F.multi_margin_loss(x, np.array([0, 2, 1, 2]), p=2,
                                                      weight=np.array([1.0, 2.0, 3.0])),

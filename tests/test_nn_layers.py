@@ -115,8 +115,8 @@ def test_conv2d_unbatched_input_and_clear_errors():
         conv(ag.zeros(1, 4, 5, 5))
     with pytest.raises(ValueError, match="larger than the"):
         conv(ag.zeros(1, 2, 2, 2))
-    with pytest.raises(TypeError):
-        nn.Conv2d(1, 1, 3, 1, 0, True)  # PyTorch's 6th positional is dilation: refused
+    conv = nn.Conv2d(2, 4, 3, 1, 0, 2, 2, False)  # PyTorch's positional order
+    assert (conv.dilation, conv.groups, conv.bias) == ((2, 2), 2, None)
 
 
 def test_conv2d_is_cross_correlation_not_convolution():
@@ -166,7 +166,8 @@ def test_max_pool_ties_share_the_gradient_equally():
 @pytest.mark.parametrize(("k", "s", "pad"), [(2, 2, 0), (3, 2, 1)])
 def test_avg_pool_forward_and_even_spread(k, s, pad, count_include_pad):
     x = RNG.standard_normal((2, 2, 5, 6))
-    y, g, (gx,) = run(lambda t: F.avg_pool2d(t, k, s, pad, count_include_pad), x)
+    y, g, (gx,) = run(lambda t: F.avg_pool2d(t, k, s, pad,
+                                             count_include_pad=count_include_pad), x)
     ones = np.ones_like(x)
     counts = (pool_oracle(ones, k, s, pad, np.sum) if not count_include_pad
               else np.full(y.shape, k * k))

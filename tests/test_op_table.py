@@ -293,6 +293,80 @@ def einsum_case(draw: Any, operands: int) -> tuple:
 
 
 @st.composite
+def clamp_case(draw: Any, lower: bool) -> tuple:
+    bound = draw(st.sampled_from([-2.0, -0.5, 0.0, 0.5, 1.5]))
+    return (draw(shapes()),), {"min": bound if lower else None, "max": None if lower else bound}
+
+
+@st.composite
+def values_case(draw: Any, *elements: st.SearchStrategy) -> tuple:
+    """Broadcastable values, input i drawn from ``elements[i]``."""
+    return tuple(draw(hnp.arrays(np.float64, s, elements=e)) for s, e in
+                 zip(draw(broadcastable_shapes(len(elements))), elements, strict=True)), {}
+
+
+@st.composite
+def select_case(draw: Any) -> tuple:
+    (shape,), params = draw(one_axis_case())
+    n = shape[params["dim"]]
+    return (shape,), {**params, "index": draw(st.integers(-n, n - 1))}
+
+
+@st.composite
+def narrow_case(draw: Any) -> tuple:
+    (shape,), params = draw(one_axis_case())
+    n = shape[params["dim"]]
+    start = draw(st.integers(0, n))
+    return (shape,), {**params, "start": start, "length": draw(st.integers(0, n - start))}
+
+
+@st.composite
+def index_select_case(draw: Any) -> tuple:
+    (shape,), params = draw(one_axis_case())
+    n = shape[params["dim"]]
+    index = draw(hnp.arrays(np.int64, draw(st.integers(0, 4)), elements=st.integers(0, n - 1)))
+    return (shape,), {**params, "index": index}
+
+
+@st.composite
+def movedim_case(draw: Any) -> tuple:
+    shape = draw(shapes(min_dims=1))
+    nd = len(shape)
+    k = draw(st.integers(1, nd))
+    source = draw(st.permutations(range(nd)))[:k]
+    destination = draw(st.permutations(range(nd)))[:k]
+    return (shape,), {"source": tuple(source), "destination": tuple(destination)}
+
+
+@st.composite
+def diff_case(draw: Any) -> tuple:
+    (shape,), params = draw(one_axis_case())
+    return (shape,), {**params, "n": draw(st.integers(0, 2))}
+
+
+@st.composite
+def products_case(draw: Any, ndims: tuple[int, int]) -> tuple:
+    b, n, m, p = (draw(st.integers(1, 3)) for _ in range(4))
+    shapes_of = {(1, 1): ((m,), (m,)), (2, 2): ((n, m), (m, p)), (3, 3): ((b, n, m), (b, m, p)),
+                 (2, 1): ((n, m), (m,)), (0, 0): ((n,), (p,))}
+    return shapes_of[ndims], {}
+
+
+@st.composite
+def tensordot_case(draw: Any) -> tuple:
+    a = draw(shapes(min_dims=1, max_dims=3))
+    k = draw(st.integers(0, len(a)))
+    b = a[len(a) - k:] + draw(shapes(max_dims=2))
+    return (a, b), {"dims": k}
+
+
+@st.composite
+def stacked_case(draw: Any) -> tuple:
+    shape = draw(shapes(min_dims=1, max_dims=3))
+    return (shape, shape), {}
+
+
+@st.composite
 def chunk_case(draw: Any) -> tuple:
     shape = draw(shapes(min_dims=1))
     return (shape,), {"chunks": draw(st.integers(1, 5)),
@@ -367,7 +441,7 @@ def gather_case(draw: Any, full: bool = False) -> tuple:
 
 
 @st.composite
-def scatter_case(draw: Any, reduce: Any = None) -> tuple:
+def scatter_case(draw: Any, reduce: Any = None, distinct: bool = False) -> tuple:
     """Input and src shapes (src at least the index's size), dim, index, and for
     scatter_reduce the mode and include_self."""
     (shape,), params = draw(gather_case())
@@ -375,6 +449,11 @@ def scatter_case(draw: Any, reduce: Any = None) -> tuple:
     src = tuple(s + draw(st.integers(0, 1)) for s in index.shape)
     if reduce is not None:
         params = {**params, "reduce": draw(reduce), "include_self": draw(st.booleans())}
+    if distinct:  # no two values anywhere tie: amax / amin have kinks at ties
+        grid = draw(st.permutations(range(math.prod(shape) + math.prod(src))))
+        values = np.asarray(grid, dtype=np.float64) * 0.25 - 2.0
+        return (values[:math.prod(shape)].reshape(shape),
+                values[math.prod(shape):].reshape(src)), params
     return (shape, src), params
 
 
@@ -630,6 +709,34 @@ TABLE: dict[str, Row] = {
                         quotient_case()),
     # |a| with b's sign: abs's kink at a = 0; b only picks the sign
     "copysign": Row(lambda a, b: ops.copysign(a, b), np.copysign, 2, nonzero_case()),
+    "clamp_min": Row(lambda x, min, max: ops.clamp_min(x, min),  # noqa: A006
+                     lambda x, min, max: np.maximum(x, min), 1, clamp_case(True),  # noqa: A006
+                     meta="clip"),
+    "clamp_max": Row(lambda x, min, max: ops.clamp_max(x, max),  # noqa: A006
+                     lambda x, min, max: np.minimum(x, max), 1, clamp_case(False),  # noqa: A006
+                     meta="clip"),
+    "expm1": Row(lambda x: ops.expm1(x), np.expm1, 1, U),
+    "atan2": Row(lambda a, b: ops.atan2(a, b), np.arctan2, 2, B),
+    "square": Row(lambda x: ops.square(x), np.square, 1, U),
+    # 1/x: kept a margin from 0 (sign's kink there)
+    "reciprocal": Row(lambda x: ops.reciprocal(x), np.reciprocal, 1, U, meta="sign"),
+    # sqrt(a² + b²): a kept from 0 (abs's kink), so never at the origin
+    "hypot": Row(lambda a, b: ops.hypot(a, b), np.hypot, 2, B, meta="abs"),
+    "logit": Row(lambda x: ops.logit(x), lambda x: np.log(x / (1 - x)), 1,
+                 values_case(st.floats(0.05, 0.95))),
+    "xlogy": Row(lambda a, b: ops.xlogy(a, b), lambda a, b: np.where(a == 0, 0.0, a * np.log(b)),
+                 # a = 0 (its own convention) is tested in test_torch_surface
+                 2, values_case(signed(0.1, 3.0), st.floats(0.1, 3.0))),
+    "frac": Row(lambda x: ops.frac(x), lambda x: x - np.trunc(x), 1, U, meta="trunc"),
+    "deg2rad": Row(lambda x: ops.deg2rad(x), np.deg2rad, 1, U),
+    "rad2deg": Row(lambda x: ops.rad2deg(x), np.rad2deg, 1, U),
+    "nan_to_num": Row(lambda x: ops.nan_to_num(x), np.nan_to_num, 1, U),
+    "addcmul": Row(lambda x, a, b: ops.addcmul(x, a, b, value=0.5),
+                   lambda x, a, b: x + 0.5 * a * b, 3, broadcastable_shapes(3).map(
+                       lambda ss: (ss, {}))),
+    "addcdiv": Row(lambda x, a, b: ops.addcdiv(x, a, b, value=0.5),
+                   lambda x, a, b: x + 0.5 * a / b, 3,
+                   values_case(signed(0.1, 3.0), signed(0.1, 3.0), signed(0.1, 3.0))),
     "lerp": Row(lambda a, b, w: ops.lerp(a, b, w), lambda a, b, w: a + w * (b - a), 3,
                 broadcastable_shapes(3).map(lambda ss: (ss, {}))),
     # logaddexp = maximum(a, b) + log1p(exp(-|a - b|)): maximum's ties are its kinks
@@ -738,11 +845,11 @@ TABLE: dict[str, Row] = {
         lambda x, src, dim, index, reduce, include_self: ops.scatter_reduce(
             x, dim, index, src, reduce, include_self=include_self),
         np_scatter_reduce, 2, scatter_case(st.just("prod")), meta="div"),
-    # amax / amin: ties between x and src are kept apart as for maximum
+    # amax / amin: values drawn distinct (ties are kinks)
     "scatter_reduce_extreme": Row(
         lambda x, src, dim, index, reduce, include_self: ops.scatter_reduce(
             x, dim, index, src, reduce, include_self=include_self),
-        np_scatter_reduce, 2, scatter_case(st.sampled_from(["amax", "amin"])), meta="maximum"),
+        np_scatter_reduce, 2, scatter_case(st.sampled_from(["amax", "amin"]), distinct=True)),
     "masked_fill": Row(lambda x, mask, value: ops.masked_fill(x, mask, value),
                        lambda x, mask, value: np.where(mask, value, x), 1, masked_fill_case()),
     "masked_select": Row(lambda x, mask, value: ops.masked_select(x, mask),
@@ -814,6 +921,44 @@ TABLE: dict[str, Row] = {
                   lambda *xs, equation: np.einsum(equation, *xs), 1, einsum_case(1)),
     "einsum2": Row(lambda *xs, equation: ops.einsum(equation, *xs),
                    lambda *xs, equation: np.einsum(equation, *xs), 2, einsum_case(2)),
+    "unbind": Row(lambda x, dim: ops.unbind(x, dim), lambda x, dim: tuple(np.moveaxis(x, dim, 0)),
+                  1, one_axis_case()),
+    "select": Row(lambda x, dim, index: ops.select(x, dim, index),
+                  lambda x, dim, index: np.take(x, index, axis=dim), 1, select_case()),
+    "narrow": Row(lambda x, dim, start, length: ops.narrow(x, dim, start, length),
+                  lambda x, dim, start, length: np.take(x, range(start, start + length), dim),
+                  1, narrow_case()),
+    "index_select": Row(lambda x, dim, index: ops.index_select(x, dim, index),
+                        lambda x, dim, index: np.take(x, index, axis=dim), 1,
+                        index_select_case()),
+    "movedim": Row(lambda x, source, destination: ops.movedim(x, source, destination),
+                   lambda x, source, destination: np.moveaxis(x, source, destination), 1,
+                   movedim_case()),
+    "tile": Row(lambda x, repeats: ops.tile(x, repeats[x.ndim:] if len(repeats) > x.ndim
+                                            else repeats),
+                lambda x, repeats: np.tile(x, repeats[x.ndim:] if len(repeats) > x.ndim
+                                           else repeats), 1, repeat_case()),
+    "hstack": Row(lambda a, b: ops.hstack([a, b]), lambda a, b: np.hstack([a, b]), 2,
+                  stacked_case()),
+    "vstack": Row(lambda a, b: ops.vstack([a, b]), lambda a, b: np.vstack([a, b]), 2,
+                  stacked_case()),
+    "diff": Row(lambda x, dim, n: ops.diff(x, n, dim), lambda x, dim, n: np.diff(x, n, dim), 1,
+                diff_case()),
+    "trace": Row(lambda x: ops.trace(x), np.trace, 1,
+                 st.integers(1, 4).map(lambda n: (((n, n),), {}))),
+    "nansum": Row(lambda x, axis, keepdims: ops.nansum(x, axis, keepdims),
+                  lambda x, axis, keepdims: np.nansum(x, axis, keepdims=keepdims), 1,
+                  reduction()),
+    "nanmean": Row(lambda x, axis, keepdims: ops.nanmean(x, axis, keepdims),
+                   lambda x, axis, keepdims: np.nanmean(x, axis, keepdims=keepdims), 1,
+                   reduction()),
+    "dot": Row(lambda a, b: ops.dot(a, b), np.dot, 2, products_case((1, 1))),
+    "mm": Row(lambda a, b: ops.mm(a, b), np.matmul, 2, products_case((2, 2))),
+    "bmm": Row(lambda a, b: ops.bmm(a, b), np.matmul, 2, products_case((3, 3))),
+    "mv": Row(lambda a, b: ops.mv(a, b), np.matmul, 2, products_case((2, 1))),
+    "outer": Row(lambda a, b: ops.outer(a, b), np.outer, 2, products_case((0, 0))),
+    "tensordot": Row(lambda a, b, dims: ops.tensordot(a, b, dims),
+                     lambda a, b, dims: np.tensordot(a, b, dims), 2, tensordot_case()),
     "chunk": Row(lambda x, chunks, dim: ops.chunk(x, chunks, dim),
                  lambda x, chunks, dim: np_split(x, -(-x.shape[dim] // chunks), dim), 1,
                  chunk_case()),
@@ -838,10 +983,11 @@ TABLE: dict[str, Row] = {
 SAME_ROW = {"cat": "concat", "astype": "cast", "sliding_windows": "windows",
             "fold_windows": "fold"}
 ALIASES = {"clamp": "clip", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
-           "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "fix": "trunc"}
+           "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "fix": "trunc",
+           "arctan2": "atan2", "moveaxis": "movedim"}
 NOT_DIFFERENTIABLE = {"argmax", "argmin", "isnan", "isinf", "isfinite", "logical_not",
                       "logical_and", "logical_or", "logical_xor", "isclose", "allclose", "any",
-                      "all", "argsort", "nonzero", "bitwise_and",
+                      "all", "argsort", "nonzero", "signbit", "count_nonzero", "bitwise_and",
                       "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
                       "bitwise_right_shift"}
 BITWISE = {"bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift",

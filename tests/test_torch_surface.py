@@ -325,3 +325,32 @@ def test_tensor_conversions_chunk_unfold_and_bitcast():
     assert ag.arange(5.0).unfold(0, 2, 2).tolist() == [[0.0, 1.0], [2.0, 3.0]]
     assert ag.tensor([1.0]).view(np.int32).tolist() == [1065353216]
     assert ag.tensor([[True, True], [True, True]]).tril().dtype == np.bool_
+
+
+def test_xlogy_is_zero_where_x_is_zero_as_torch():
+    a = ag.tensor([0.0, 0.0, 2.0], requires_grad=True)
+    b = ag.tensor([0.0, 3.0, 3.0], requires_grad=True)
+    out = ops.xlogy(a, b)
+    assert out.tolist() == [0.0, 0.0, pytest.approx(2.0 * np.log(3.0))]
+    out.sum().backward()
+    assert a.grad.tolist() == [0.0, 0.0, pytest.approx(np.log(3.0))]
+    assert b.grad.tolist() == [0.0, 0.0, pytest.approx(2.0 / 3.0)]
+
+
+def test_small_torch_conveniences():
+    x = ag.arange(6.0).reshape(2, 3)
+    assert [t.tolist() for t in x.unbind(1)] == [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]]
+    assert ops.select(x, 1, -1).tolist() == [2.0, 5.0]
+    assert ops.narrow(x, 1, 1, 2).tolist() == [[1.0, 2.0], [4.0, 5.0]]
+    assert ops.index_select(x, 1, ag.tensor([2, 0])).tolist() == [[2.0, 0.0], [5.0, 3.0]]
+    assert ops.movedim(ag.ones(2, 3, 4), 0, -1).shape == (3, 4, 2)
+    assert ops.dot(ag.tensor([1.0, 2.0]), ag.tensor([3.0, 4.0])).item() == 11.0
+    assert ops.outer(ag.tensor([1.0, 2.0]), ag.tensor([1.0, 0.0, -1.0])).shape == (2, 3)
+    assert ops.trace(x[:, :2]).item() == 4.0
+    assert ops.tensordot(ag.ones(2, 3), ag.ones(3, 4), 1).shape == (2, 4)
+    with pytest.raises(RuntimeError, match=r"mm: expected 2-D and 2-D tensors, got shapes"):
+        ops.mm(ag.ones(3), ag.ones(3, 2))
+    with pytest.raises(RuntimeError, match="narrow: start 2 and length 2 do not fit"):
+        ops.narrow(x, 1, 2, 2)
+    assert ops.nan_to_num(ag.tensor([np.nan, np.inf, 1.0])).tolist()[0] == 0.0
+    assert ops.hypot(ag.tensor([3.0]), ag.tensor([4.0])).item() == 5.0
