@@ -1181,7 +1181,7 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
         raise _shape_error(op, ad, bd) from None
     if type(data) is not np.ndarray:
         data = np.asarray(data)
-    if data.dtype.kind == "f" and (type(ad) is not np.ndarray or data.dtype is not ad.dtype):
+    if (type(ad) is not np.ndarray or data.dtype is not ad.dtype) and data.dtype.kind == "f":
         data = _float_result(data, ad, bd)
     if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
         return _made_by(data, op, (a, b), None,
