@@ -8,12 +8,14 @@ backward, and ``autograd_core.viz`` for the picture of the model's graph.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import pickle
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import IO, Any
 
 import numpy as np
 
@@ -136,11 +138,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                                 batch_size=args.batch_size, shuffle=True, transform=prepare)
     log: dict[str, Any] = {"args": {**vars(args), "lr": lr}, "epochs": []}
     say = print if not args.quiet else (lambda *a, **k: None)
+    first = 1
+    if args.resume:
+        first, log = resume(args.resume, model, opt, sched)
+        say(f"resuming from {args.resume} after epoch {first - 1}")
     say(f"training {args.model} ({sum(p.size for p in model.parameters()):,} parameters) on "
         f"{len(split.y_train)} digits with {args.optimizer} lr={lr:g} for {args.epochs} "
         f"epochs; testing on {len(split.y_test)}")
     start = time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(first, args.epochs + 1):
         t0 = time.perf_counter()
         for xb, yb in _progress(loader, len(loader), f"epoch {epoch}", not args.quiet):
             loss = nn.functional.cross_entropy(model(xb), yb)
@@ -155,6 +161,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                "test_loss": test_loss, "test_acc": test_acc,
                "seconds": time.perf_counter() - t0}
         log["epochs"].append(row)
+        save_checkpoint(args.out, epoch, model, opt, sched, log)
         say(f"epoch {epoch:3d}  train loss {train_loss:.4f} acc {train_acc:.2%}  "
             f"test loss {test_loss:.4f} acc {test_acc:.2%}  ({row['seconds']:.1f}s)")
     log["seconds"] = time.perf_counter() - start
@@ -165,13 +172,60 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     return log
 
 
+@contextlib.contextmanager
+def atomic_write(path: str, mode: str = "w") -> Iterator[IO[Any]]:
+    """A file that appears at ``path`` only once completely written: it is written beside
+    it and renamed over it (atomic), so a killed run never leaves a truncated file."""
+    tmp = f"{path}.tmp"
+    try:
+        with open(tmp, mode) as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+CHECKPOINT = "checkpoint.pkl"
+
+
+def save_checkpoint(out: str, epoch: int, model: Any, opt: Any, sched: Any,
+                    log: dict[str, Any]) -> None:
+    """Everything a resumed run needs after ``epoch``: weights, optimizer and scheduler
+    state, the random generator's state (shuffling, crops, dropout) and the log so far.
+    A pickle: load only checkpoints you wrote."""
+    os.makedirs(out, exist_ok=True)
+    state = {"epoch": epoch, "model": {k: v.data for k, v in model.state_dict().items()},
+             "optimizer": opt.state_dict(),
+             "scheduler": sched.state_dict() if sched is not None else None,
+             "generator": ag.default_generator().bit_generator.state, "log": log}
+    with atomic_write(os.path.join(out, CHECKPOINT), "wb") as f:
+        pickle.dump(state, f)
+
+
+def resume(out: str, model: Any, opt: Any, sched: Any) -> tuple[int, dict[str, Any]]:
+    """Load ``out``'s checkpoint into the model, optimizer, scheduler and generator; the
+    first epoch still to run, and the log so far."""
+    path = os.path.join(out, CHECKPOINT)
+    if not os.path.exists(path):
+        raise SystemExit(f"agc-train: no {CHECKPOINT} in {out} to resume from")
+    with open(path, "rb") as f:
+        state = pickle.load(f)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    if sched is not None and state["scheduler"] is not None:
+        sched.load_state_dict(state["scheduler"])
+    ag.default_generator().bit_generator.state = state["generator"]
+    return state["epoch"] + 1, state["log"]
+
+
 def write_outputs(out: str, model: Any, log: dict[str, Any], sample: np.ndarray,
                   say: Any) -> None:
     """weights.npz, log.json, curves.png (with matplotlib) and graph.svg (with Graphviz)."""
     os.makedirs(out, exist_ok=True)
-    np.savez(os.path.join(out, "weights.npz"),
-             **{k: v.data for k, v in model.state_dict().items()})
-    with open(os.path.join(out, "log.json"), "w") as f:
+    with atomic_write(os.path.join(out, "weights.npz"), "wb") as f:
+        np.savez(f, **{k: v.data for k, v in model.state_dict().items()})
+    with atomic_write(os.path.join(out, "log.json")) as f:
         json.dump(log, f, indent=2)
     try:
         plot_curves(log, os.path.join(out, "curves.png"))
@@ -235,18 +289,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output directory (default runs/<model>)")
     p.add_argument("--quiet", action="store_true", help="print nothing")
+    p.add_argument("--resume", metavar="DIR", default=None,
+                   help="continue an interrupted run from DIR's last finished epoch (its "
+                        "checkpoint.pkl); pass the same options as the first run")
     args = p.parse_args(argv)
     if not 0 <= args.dropout < 1:
         p.error(f"--dropout must be in [0, 1), got {args.dropout}")
     if args.epochs < 1 or args.batch_size < 1:
         p.error("--epochs and --batch-size must be positive")
     if args.out is None:
-        args.out = os.path.join("runs", args.model)
+        args.out = args.resume or os.path.join("runs", args.model)
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    train(parse_args(argv))
+    args = parse_args(argv)
+    try:
+        train(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, and the finished epochs are kept
+        print(f"agc-train: interrupted; finished epochs are saved in {args.out} (continue "
+              f"with --resume {args.out})", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -18,13 +18,21 @@ from .ops import *  # noqa: F403  (the functional API; names listed in ops.__all
 from .ops import __all__ as _ops_all
 from .random import default_generator, manual_seed
 from .scalar import Scalar
-from .tensor import Tensor, get_default_dtype, set_default_dtype, tensor
+from .tensor import (
+    Tensor,
+    as_tensor,
+    from_numpy,
+    get_default_dtype,
+    set_default_dtype,
+    tensor,
+)
 from .viz import draw, render, to_dot
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Scalar", "Tensor", "tensor", "set_default_dtype", "get_default_dtype",
+    "Scalar", "Tensor", "tensor", "as_tensor", "from_numpy", "set_default_dtype",
+    "get_default_dtype",
     "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "live_nodes", "manual_seed", "default_generator", "primitives", "func", "Function",
     "FunctionCtx", "detect_anomaly", "draw", "render", "to_dot", "keep_freed_memory",

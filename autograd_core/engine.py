@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from heapq import heappop, heappush
 from typing import Any
@@ -39,20 +40,20 @@ __all__ = [
 ]
 
 
-class _State:
-    """Process-wide engine switches (single-threaded by design; see README).  Slotted:
-    every recorded op reads them, and slot reads are the cheapest attribute reads."""
+class _State(threading.local):
+    """The engine's switches, one set per thread (as PyTorch's grad mode and anomaly mode):
+    ``no_grad()`` in one thread does not stop another from recording.  Every recorded op
+    reads them; a thread-local attribute read costs a few tens of nanoseconds."""
 
-    __slots__ = ("grad_enabled", "inplace_writes", "_scope", "_anomaly", "anomaly_check_forward",
-                 "annotate")
+    # How many in-place writes there have been, in any thread (a class attribute: shared;
+    # written as ``_State.inplace_writes``): backward checks saved values only once there
+    # was one.  A write stamps the value's version cell with the next recording number
+    # (``_SEQ``), so "modified after the node was recorded" is one comparison with the
+    # node's own ``_seq`` and costs nothing until an in-place op runs.
+    inplace_writes = 0
 
-    def __init__(self) -> None:
+    def __init__(self) -> None:  # run once in each thread, on its first use
         self.grad_enabled = True
-        # How many in-place writes there have been: backward checks saved values only once
-        # there was one.  A write stamps the value's version cell with the next recording
-        # number (``_SEQ``), so "modified after the node was recorded" is one comparison
-        # with the node's own ``_seq`` and costs nothing until an in-place op runs.
-        self.inplace_writes = 0
         # Current nn.Module path (a tuple of names), recorded on new nodes for the drawing.
         self._scope: tuple[str, ...] = ()
         # Set by detect_anomaly() to its checks (an object with creation_site, check_forward
@@ -418,7 +419,7 @@ def _check_saved(node: Recorded, saved: tuple, i: int) -> None:
 
 def bump_version(t: Node) -> None:
     """Record that ``t``'s data was modified in place (optimizers call this after a step)."""
-    STATE.inplace_writes += 1
+    _State.inplace_writes += 1
     vc = t._vc
     if vc is None:
         vc = t._share_version()

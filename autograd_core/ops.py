@@ -24,6 +24,7 @@ from .tensor import (
     TensorNode,
     _apply,
     _binary,
+    _leaf,
     _made_by,
     _make,
     _operand,
@@ -281,7 +282,7 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
         return _binary(P.DIV, a, b)
     if rounding_mode not in ("trunc", "floor"):
         raise OpError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
-                         f"{rounding_mode!r}")
+                      f"{rounding_mode!r}")
     ad, bd = _data(a), _data(b)
     if np.result_type(ad, bd).kind in "biu":  # integers stay integers: exact, no float
         q = np.floor_divide(ad, bd)
@@ -317,7 +318,7 @@ def _bitwise(fn: Any, who: str, *xs: Any) -> Tensor:
     data = [_data(x) for x in xs]
     if builtins.any(np.result_type(d).kind not in "biu" for d in data):
         raise OpTypeError(f"{who}: needs integer or boolean tensors, got "
-                        f"{', '.join(str(np.result_type(d)) for d in data)}")
+                          f"{', '.join(str(np.result_type(d)) for d in data)}")
     return _make(np.asarray(fn(*data)))
 
 
@@ -687,14 +688,14 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
         cond = cond.astype(bool)
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
     if like is None:
-        return Tensor(np.where(cond, x, y))
+        return _leaf(np.where(cond, x, y))
     xd = x.data if isinstance(x, Tensor) else _operand(x, like.data, P.WHERE)
     yd = y.data if isinstance(y, Tensor) else _operand(y, like.data, P.WHERE)
     try:
         data = np.where(cond, xd, yd)
     except ValueError:
         raise OpError(f"where: shapes {cond.shape}, {np.shape(xd)} and {np.shape(yd)} "
-                         f"cannot be broadcast together") from None
+                      f"cannot be broadcast together") from None
     if STATE.grad_enabled and builtins.any(isinstance(v, Tensor) and v.requires_grad
                                            for v in (x, y)):
         return _made_by(data, P.WHERE, (x if isinstance(x, Tensor) else const(xd),
@@ -1000,7 +1001,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     n = x.shape[d] if x.ndim else 1
     if not 0 <= k <= n:
         raise OpError(f"topk: k={k} is out of range for dim {d} of size {n} (input of "
-                         f"shape {x.shape})")
+                      f"shape {x.shape})")
     values, indices = sort(x, d, descending=largest)
     pick = (slice(None),) * d + (slice(0, k),)
     return ValuesIndices(getitem(values, pick), indices[pick])
@@ -1045,10 +1046,10 @@ def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
         raise TypeError(f"masked_fill: mask must be boolean, got {m.dtype}")
     if not _broadcasts_to(m.shape, x.shape):
         raise OpError(f"masked_fill: mask of shape {m.shape} does not broadcast to the "
-                         f"input's shape {x.shape}")
+                      f"input's shape {x.shape}")
     if isinstance(value, Tensor) and value.ndim:
         raise OpError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
-                         f"{value.shape}")
+                      f"{value.shape}")
     return where(m, astype(value, x.dtype) if isinstance(value, Tensor) else value, x)
 
 
@@ -1081,7 +1082,7 @@ def _scatter_args(x: Tensor, dim: int, index: Any, src: Any, who: str
                           f"dtype {x.dtype}")
         if builtins.any(s > t for s, t in zip(idx.shape, src.shape, strict=False)):
             raise OpError(f"{who}: index of shape {idx.shape} is larger than src of "
-                             f"shape {src.shape}")
+                          f"shape {src.shape}")
         src = getitem(src, tuple(slice(s) for s in idx.shape))
     return _open_grid(idx, d), src
 
@@ -1118,7 +1119,7 @@ def scatter_reduce(x: Tensor, dim: int, index: Any, src: Any, reduce: str, *,
     x = _t(x)
     if reduce not in ("sum", "prod", "mean", "amax", "amin"):
         raise OpError(f"scatter_reduce: reduce must be sum, prod, mean, amax or amin, "
-                         f"got {reduce!r}")
+                      f"got {reduce!r}")
     grid, src = _scatter_args(x, dim, index, src, "scatter_reduce")
     if src.data.size == 0:  # nothing to combine
         return x.clone()
@@ -1246,7 +1247,7 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
         data = np.reshape(x.data, shape)
     except ValueError:
         raise OpError(f"reshape: cannot reshape a tensor of shape {x.data.shape} "
-                         f"({x.data.size} elements) into {shape}") from None
+                      f"({x.data.size} elements) into {shape}") from None
     if data.shape == x.data.shape:
         return x
     return _apply(P.RESHAPE, (x,), data, (data.shape,), view_of=x)
@@ -1259,7 +1260,7 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
     nd = x.data.ndim
     if sorted(a % builtins.max(nd, 1) for a in axes) != list(range(nd)):
         raise OpError(f"permute: {axes} is not a permutation of the axes of a tensor of "
-                         f"shape {x.data.shape}")
+                      f"shape {x.data.shape}")
     axes = tuple(a % nd for a in axes)
     return _apply(P.TRANSPOSE, (x,), np.transpose(x.data, axes), (axes,), view_of=x)
 
@@ -1329,7 +1330,7 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
         data = np.broadcast_to(x.data, shape)
     except ValueError:
         raise OpError(f"expand: cannot broadcast a tensor of shape {x.data.shape} to "
-                         f"{shape}") from None
+                      f"{shape}") from None
     return _apply(P.EXPAND, (x,), data, (shape,), view_of=x)
 
 
@@ -1408,7 +1409,7 @@ def cat(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Ten
     nd = ts[0].data.ndim
     if nd == 0 or not -nd <= dim < nd:
         raise OpError(f"cat: dim {dim} is out of range for tensors of shape "
-                         f"{ts[0].data.shape}")
+                      f"{ts[0].data.shape}")
     d = dim % nd
     try:
         data = np.concatenate([t.data for t in ts], axis=d)
@@ -1432,7 +1433,7 @@ def repeat(x: Tensor, *repeats: Any) -> Tensor:
     reps = _shape_arg(repeats)
     if len(reps) < x.ndim:
         raise OpError(f"repeat: {len(reps)} repeats for a tensor of {x.ndim} dimensions "
-                         f"(shape {x.shape}); give at least one per dimension")
+                      f"(shape {x.shape}); give at least one per dimension")
     if builtins.any(r < 0 for r in reps):
         raise OpError(f"repeat: repeats must be >= 0, got {reps}")
     shape = (1,) * (len(reps) - x.ndim) + x.shape
@@ -1529,7 +1530,7 @@ def stack(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> T
     shapes = {t.data.shape for t in ts}
     if len(shapes) > 1:
         raise OpError(f"stack: all tensors must have the same shape, got "
-                         f"{', '.join(str(t.data.shape) for t in ts)}")
+                      f"{', '.join(str(t.data.shape) for t in ts)}")
     return cat([unsqueeze(t, dim) for t in ts], dim)
 
 
@@ -1547,7 +1548,7 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
         sizes = list(split_size_or_sections)
         if builtins.sum(sizes) != n:
             raise OpError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of shape "
-                             f"{x.data.shape})")
+                          f"{x.data.shape})")
     d = dim % x.data.ndim
     out, start = [], 0
     for s in sizes:
@@ -1704,7 +1705,7 @@ def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
         widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (x.data.ndim, 2))
     except ValueError:
         raise OpError(f"pad: pad_width {pad_width!r} does not fit a tensor of shape "
-                         f"{x.data.shape} (give an int, a pair, or one pair per axis)") from None
+                      f"{x.data.shape} (give an int, a pair, or one pair per axis)") from None
     widths_t = tuple((int(a), int(b)) for a, b in widths)
     if builtins.any(a < 0 or b < 0 for a, b in widths_t):
         raise OpError(f"pad: widths must be non-negative, got {widths_t}")
@@ -1896,7 +1897,7 @@ def _matrices(who: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
         b = _t(b, a)
     if a.data.ndim == 0 or b.data.ndim == 0:
         raise OpError(f"{who}: both operands need at least one dimension, got shapes "
-                         f"{a.data.shape} and {b.data.shape}; use * for scaling")
+                      f"{a.data.shape} and {b.data.shape}; use * for scaling")
     return a, b
 
 
@@ -1943,7 +1944,7 @@ def addmm(input: Any, mat1: Any, mat2: Any) -> Tensor:  # noqa: A002  (torch.add
         fits = False
     if not fits:
         raise OpError(f"addmm: input of shape {c.data.shape} cannot be broadcast to the "
-                         f"product's shape {shape}")
+                      f"product's shape {shape}")
     return _apply(P.ADDMM, (c, a, b), P.add_into(product, c.data))
 
 
@@ -2018,11 +2019,11 @@ def _inferred(dtype: Any, *values: Any) -> np.dtype:
 
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros(_shape_arg(shape), _dt(dtype)), requires_grad=requires_grad)
+    return _leaf(np.zeros(_shape_arg(shape), _dt(dtype)), requires_grad=requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones(_shape_arg(shape), _dt(dtype)), requires_grad=requires_grad)
+    return _leaf(np.ones(_shape_arg(shape), _dt(dtype)), requires_grad=requires_grad)
 
 
 def empty(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -2035,15 +2036,15 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = F
     """``shape`` filled with ``fill_value``; an int fill gives int64, a bool bool (torch)."""
     value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return Tensor(np.full(shape, value, _inferred(dtype, value)), requires_grad=requires_grad)
+    return _leaf(np.full(shape, value, _inferred(dtype, value)), requires_grad=requires_grad)
 
 
 def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros_like(_t(x).data, dtype=dtype), requires_grad=requires_grad)
+    return _leaf(np.zeros_like(_t(x).data, dtype=dtype), requires_grad=requires_grad)
 
 
 def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones_like(_t(x).data, dtype=dtype), requires_grad=requires_grad)
+    return _leaf(np.ones_like(_t(x).data, dtype=dtype), requires_grad=requires_grad)
 
 
 def empty_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -2053,7 +2054,7 @@ def empty_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Ten
 def full_like(x: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False
               ) -> Tensor:
     """``x``'s shape filled with ``fill_value``, in ``x``'s dtype unless ``dtype`` is given."""
-    return Tensor(np.full_like(_t(x).data, fill_value, dtype=dtype),
+    return _leaf(np.full_like(_t(x).data, fill_value, dtype=dtype),
                   requires_grad=requires_grad)
 
 
@@ -2066,7 +2067,7 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     if step == 0:
         raise OpError("arange: step must be nonzero")
     dt = _inferred(dtype, start, end, step)
-    return Tensor(np.arange(start, end, step).astype(dt), requires_grad=requires_grad)
+    return _leaf(np.arange(start, end, step).astype(dt), requires_grad=requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None,
@@ -2076,12 +2077,12 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None,
         raise OpError(f"linspace: steps must be >= 0, got {steps}")
     if dtype is not None and np.dtype(dtype) == np.bool_:
         raise OpError("linspace: a boolean dtype is not supported (as torch)")
-    return Tensor(np.linspace(start, end, steps).astype(_dt(dtype)),
+    return _leaf(np.linspace(start, end, steps).astype(_dt(dtype)),
                   requires_grad=requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
-    return Tensor(np.eye(n, m, dtype=_dt(dtype)))
+    return _leaf(np.eye(n, m, dtype=_dt(dtype)))
 
 
 def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None,
@@ -2094,7 +2095,7 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
         low, high, size = 0, low, high
     gen = generator or default_generator()
     data = gen.integers(low, high, _shape_arg((size,) if isinstance(size, int) else size))
-    return Tensor(data.astype(np.int64 if dtype is None else dtype))
+    return _leaf(data.astype(np.int64 if dtype is None else dtype))
 
 
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
@@ -2102,7 +2103,7 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
     """Standard normal samples from ``generator`` (default: the one ``manual_seed`` sets)."""
     gen = generator or default_generator()
     data = gen.standard_normal(_shape_arg(shape)).astype(_dt(dtype))
-    return Tensor(data, requires_grad=requires_grad)
+    return _leaf(data, requires_grad=requires_grad)
 
 
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False,
@@ -2110,7 +2111,7 @@ def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False,
     """Uniform [0, 1) samples from ``generator`` (default: the one ``manual_seed`` sets)."""
     gen = generator or default_generator()
     data = gen.random(_shape_arg(shape)).astype(_dt(dtype))
-    return Tensor(data, requires_grad=requires_grad)
+    return _leaf(data, requires_grad=requires_grad)
 
 
 # --------------------------------------------------- the namespace rules see (graph)

@@ -15,7 +15,8 @@ from .engine import STATE, Const, Node, Op, Recorded, _annotate, bump_version, c
 from .errors import OpError
 from .namespaces import NUMPY_NS
 
-__all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "tensor"]
+__all__ = ["Tensor", "as_tensor", "from_numpy", "get_default_dtype", "set_default_dtype",
+           "tensor"]
 
 _DEFAULT_DTYPE: list[np.dtype] = [np.dtype(np.float32)]
 
@@ -36,13 +37,14 @@ def get_default_dtype() -> np.dtype:
     return _DEFAULT_DTYPE[0]
 
 
-def _to_array(data: Any, dtype: Any) -> np.ndarray:
-    """Array for a new Tensor: ndarrays keep their dtype; Python floats take the default
-    float dtype, Python ints int64 and bools bool (PyTorch's inference)."""
+def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
+    """Array for a new Tensor: ndarrays keep their dtype (copied, or shared where ``copy``
+    is False and no cast is needed); Python floats take the default float dtype, Python
+    ints int64 and bools bool (PyTorch's inference)."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, np.ndarray | np.generic):
-        arr = np.asarray(data, dtype=dtype)
+        arr = np.array(data, dtype=dtype, copy=copy or None)
     elif isinstance(data, Node):
         raise TypeError(f"Tensor: cannot build a Tensor from {type(data).__name__}; "
                         f"use Tensor(s.data) for a Scalar's value")
@@ -92,7 +94,11 @@ class Tensor(Node):
     grad_fn: TensorNode | None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        arr = _to_array(data, dtype)
+        # A copy, as torch.tensor / torch.Tensor: editing the caller's array afterwards
+        # cannot change this tensor or its gradients (``as_tensor`` shares instead).
+        self._init(_to_array(data, dtype, copy=True), requires_grad)
+
+    def _init(self, arr: np.ndarray, requires_grad: bool) -> None:
         if requires_grad:
             _check_float(arr)
         self.data = arr
@@ -974,8 +980,30 @@ class _HookHandle:
         self.hooks.pop(self.key, None)
 
 
+def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+    """A Tensor that shares ``data``'s memory when it is an array of the right dtype (as
+    torch.as_tensor), so writes to either show in both; otherwise a converted copy."""
+    t = _new(Tensor)
+    t._init(_to_array(data, dtype, copy=False), False)
+    return t
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A Tensor sharing ``array``'s memory (torch.from_numpy)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return as_tensor(array)
+
+
+def _leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
+    """A leaf around a fresh array the library just made (no copy)."""
+    t = _new(Tensor)
+    t._init(data, requires_grad)
+    return t
+
+
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """Make a Tensor (``torch.tensor`` spelling).
+    """Make a Tensor (``torch.tensor`` spelling): always a copy of ``data``.
 
     >>> tensor([1.0, 2]).dtype, tensor([1, 2]).dtype
     (dtype('float32'), dtype('int64'))
@@ -1118,6 +1146,8 @@ def _operand(x: Any, like: np.ndarray, op: Op) -> Any:
         arr = arr.astype(like.dtype)
     elif arr.dtype.kind not in "biufc":
         raise TypeError(f"{op.name}: unsupported operand of type {type(x).__name__}")
+    elif arr is x or arr.base is not None:  # the caller's memory: copy, as Tensor() does
+        arr = arr.copy()
     return arr
 
 
@@ -1233,7 +1263,7 @@ def _compare(fn: Callable, a: Tensor, b: Any) -> Tensor:
         return _make(np.asarray(fn(a.data, bd)))
     except ValueError:
         raise OpError(f"comparison: shapes {a.data.shape} and {np.shape(bd)} cannot be "
-                         f"broadcast together") from None
+                      f"broadcast together") from None
 
 
 from . import ops as _F  # noqa: E402  (methods below the class call the functional API)

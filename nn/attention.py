@@ -61,24 +61,24 @@ def _check_qkv(q: Tensor, k: Tensor, v: Tensor, enable_gqa: bool, who: str
             raise OpError(f"{who}: {name} must have shape (..., L, E), got {t.shape}")
     if not q.dtype == k.dtype == v.dtype:
         raise OpError(f"{who}: query, key and value must have the same dtype, got "
-                           f"{q.dtype}, {k.dtype} and {v.dtype}")
+                      f"{q.dtype}, {k.dtype} and {v.dtype}")
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise OpError(f"{who}: expected query (..., L, E), key (..., S, E) and value "
-                           f"(..., S, Ev), got {q.shape}, {k.shape} and {v.shape}")
+                      f"(..., S, Ev), got {q.shape}, {k.shape} and {v.shape}")
     if enable_gqa and q.ndim >= 3 and k.ndim >= 3 and v.ndim >= 3:
         heads = q.shape[-3]
         if heads % k.shape[-3] or heads % v.shape[-3]:
             raise OpError(f"{who}: the number of key and value heads must divide the "
-                               f"number of query heads (enable_gqa), got query {q.shape}, "
-                               f"key {k.shape} and value {v.shape}")
+                          f"number of query heads (enable_gqa), got query {q.shape}, "
+                          f"key {k.shape} and value {v.shape}")
         k = ag.repeat_interleave(k, heads // k.shape[-3], dim=-3)
         v = ag.repeat_interleave(v, heads // v.shape[-3], dim=-3)
     try:
         np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     except ValueError:
         raise OpError(f"{who}: the batch dimensions of query {q.shape}, key {k.shape} "
-                           f"and value {v.shape} do not broadcast (enable_gqa=True repeats "
-                           f"key and value heads)") from None
+                      f"and value {v.shape} do not broadcast (enable_gqa=True repeats "
+                      f"key and value heads)") from None
     return k, v
 
 
@@ -217,12 +217,12 @@ class MultiheadAttention(Module):
         who = "MultiheadAttention"
         if is_causal and attn_mask is None:
             raise OpError(f"{who}: is_causal is a hint that attn_mask is the causal "
-                               f"mask; pass attn_mask too")
+                          f"mask; pass attn_mask too")
         batched = query.ndim == 3
         if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
             raise OpError(f"{who}: query, key and value must all be 3-D (batched) or "
-                               f"2-D (unbatched), got {query.shape}, {key.shape} and "
-                               f"{value.shape}")
+                          f"2-D (unbatched), got {query.shape}, {key.shape} and "
+                          f"{value.shape}")
         if not batched:
             query, key, value = query[:, None], key[:, None], value[:, None]
             if key_padding_mask is not None:
@@ -234,8 +234,8 @@ class MultiheadAttention(Module):
         tgt_len, bsz, e = query.shape
         if e != self.embed_dim or key.shape[:2] != value.shape[:2] or key.shape[1] != bsz:
             raise OpError(f"{who}: expected query (L, N, {self.embed_dim}) and key, value "
-                               f"(S, N, ·) with matching S and N, got {query.shape}, "
-                               f"{key.shape} and {value.shape} (sequence-first layout)")
+                          f"(S, N, ·) with matching S and N, got {query.shape}, "
+                          f"{key.shape} and {value.shape} (sequence-first layout)")
         src_len = key.shape[0]
         w_q, w_k, w_v = self._projections()
         b = self.in_proj_bias
@@ -247,16 +247,16 @@ class MultiheadAttention(Module):
             heads = bsz * self.num_heads
             if mask.ndim == 2 and mask.shape != (tgt_len, src_len):
                 raise OpError(f"{who}: the 2-D attn_mask must have shape "
-                                   f"{(tgt_len, src_len)}, got {mask.shape}")
+                              f"{(tgt_len, src_len)}, got {mask.shape}")
             if mask.ndim == 3 and mask.shape != (heads, tgt_len, src_len):
                 raise OpError(f"{who}: the 3-D attn_mask must have shape "
-                                   f"{(heads, tgt_len, src_len)}, got {mask.shape}")
+                              f"{(heads, tgt_len, src_len)}, got {mask.shape}")
             if mask.ndim not in (2, 3):
                 raise OpError(f"{who}: attn_mask must be 2-D or 3-D, got {mask.shape}")
         pad = _additive(key_padding_mask, q, who, "key_padding_mask")
         if pad is not None and pad.shape != (bsz, src_len):
             raise OpError(f"{who}: key_padding_mask must have shape {(bsz, src_len)}, "
-                               f"got {pad.shape}")
+                          f"got {pad.shape}")
         if self.bias_k is not None and self.bias_v is not None:
             k = ag.cat([k, self.bias_k.expand(1, bsz, e)], dim=0)
             v = ag.cat([v, self.bias_v.expand(1, bsz, e)], dim=0)

@@ -19,7 +19,7 @@ def _indices(x: Any, who: str) -> np.ndarray:
     idx = np.asarray(x.data if isinstance(x, Tensor) else x)
     if idx.dtype.kind not in "iu":
         raise OpError(f"{who}: indices must be integers, got dtype {idx.dtype} "
-                           f"(shape {idx.shape})")
+                      f"(shape {idx.shape})")
     return idx
 
 
@@ -63,7 +63,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
         raise NotImplementedError(f"{who}: sparse gradients are not supported")
     if weight.ndim != 2:
         raise OpError(f"{who}: weight must be 2-D (num_embeddings, embedding_dim), got "
-                           f"shape {weight.shape}")
+                      f"shape {weight.shape}")
     idx = _indices(input, who)
     n = weight.shape[0]
     if idx.size and (idx.min() < 0 or idx.max() >= n):
@@ -98,13 +98,13 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     if num_classes == -1:
         if idx.size == 0:
             raise OpError(f"{who}: cannot infer the number of classes from an empty "
-                               f"tensor of shape {idx.shape}; pass num_classes")
+                          f"tensor of shape {idx.shape}; pass num_classes")
         num_classes = int(idx.max()) + 1
     if idx.size and idx.min() < 0:
         raise OpError(f"{who}: class values must be non-negative, got {idx.min()}")
     if idx.size and idx.max() >= num_classes:
         raise OpError(f"{who}: class values must be smaller than num_classes "
-                           f"({num_classes}), got {idx.max()}")
+                      f"({num_classes}), got {idx.max()}")
     return Tensor((idx[..., None] == np.arange(num_classes)).astype(np.int64))
 
 

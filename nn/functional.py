@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import OpError, Tensor
+from autograd_core import OpError, OpTypeError, Tensor
 
 from .embedding import embedding, one_hot
 from .spatial import (
@@ -122,6 +122,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> linear(x, w, ag.zeros(4)).tolist()[0]
     [3.0, 3.0, 3.0, 3.0]
     """
+    if input.dtype != weight.dtype:  # as torch: no silent int or float64 promotion
+        raise OpTypeError(f"linear: input of dtype {input.dtype} and weight of dtype "
+                          f"{weight.dtype} differ; cast the input (x.float(), "
+                          f"x.astype(w.dtype)) or the layer (module.double())")
     if bias is None:
         return ag.matmul(input, weight.mT)
     return ag.addmm(bias, input, weight.mT)  # the bias added into the fresh product
@@ -448,14 +452,10 @@ def _index_targets(x: Tensor, target: Any, weight: Any, ignore_index: int | None
         error = ValueError if batch_mismatch else RuntimeError
         raise error(f"{who}: class-index target must have shape {expected} for input of "
                     f"shape {x.shape}, got {y.shape}")
-    if y.dtype.kind == "f":
-        if not np.all(y == np.round(y)):
-            raise ValueError(f"{who}: class-index targets must be integers, got non-integral "
-                             f"values of dtype {y.dtype}")
-        y = y.astype(np.int64)
-    elif y.dtype.kind not in "iu":
-        raise TypeError(f"{who}: target must hold class indices (integers) or class "
-                        f"probabilities (same shape as the input), got dtype {y.dtype}")
+    if y.dtype.kind not in "iu":  # as torch: float targets are probabilities, (N, C, ...)
+        raise OpTypeError(f"{who}: a target of shape {y.shape} holds class indices and must "
+                          f"be integers, got dtype {y.dtype}; class probabilities have the "
+                          f"input's shape {x.shape}")
     valid = np.ones(y.shape, bool) if ignore_index is None else y != ignore_index
     bad = valid & ((y < 0) | (y >= n_classes))
     if bad.any():
@@ -525,8 +525,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, *,  # noqa: A0
     logp = ag.log_softmax(x, axis)
     if np.shape(target) == x.shape and np.asarray(_data(target)).dtype.kind != "f":
         raise OpError(f"{who}: a target of the input's shape {x.shape} holds class "
-                           f"probabilities and must be floating point, got dtype "
-                           f"{np.asarray(_data(target)).dtype}")
+                      f"probabilities and must be floating point, got dtype "
+                      f"{np.asarray(_data(target)).dtype}")
     if np.shape(target) == x.shape:
         n_classes = x.shape[axis]
         t = _as_dtype(target, x)
@@ -673,7 +673,7 @@ def _elementwise_weight(weight: Any, x: Tensor, who: str) -> np.ndarray:
         fits = False
     if not fits:
         raise OpError(f"{who}: weight of shape {w.shape} does not broadcast to the input "
-                           f"shape {x.shape}")
+                      f"shape {x.shape}")
     return w
 
 
@@ -693,8 +693,8 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, *,  # n
     y = _same_shape(x, target, who)
     if x.size and not (np.all(x.data >= 0) and np.all(x.data <= 1)):
         raise OpError(f"{who}: all elements of input should be between 0 and 1, got "
-                           f"values in [{np.nanmin(x.data)}, {np.nanmax(x.data)}] "
-                           f"(shape {x.shape})")
+                      f"values in [{np.nanmin(x.data)}, {np.nanmax(x.data)}] "
+                      f"(shape {x.shape})")
     loss = -(_clamped_log(x) * y + _clamped_log(1.0 - x) * (1.0 - y))
     if weight is not None:
         loss = loss * _elementwise_weight(weight, x, who)

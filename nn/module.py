@@ -10,6 +10,7 @@ import numpy as np
 
 from autograd_core import Tensor
 from autograd_core.engine import STATE
+from autograd_core.tensor import _to_array
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter"]
 
@@ -35,7 +36,9 @@ class Parameter(Tensor):
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
             data = np.empty(0, dtype=np.float32)
-        super().__init__(data, requires_grad=requires_grad)
+        # From a Tensor: its data, shared (as torch.nn.Parameter); anything else is copied.
+        self._init(data.data if isinstance(data, Tensor) else _to_array(data, None, True),
+                   requires_grad)
         if self.data.dtype.kind != "f":
             raise TypeError(f"Parameter: parameters must be floating point, got dtype "
                             f"{self.data.dtype}")
@@ -380,13 +383,15 @@ class Module:
         """
         return {key: Tensor(value.data.copy()) for key, value in self._state_tensors().items()}
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True
-                        ) -> IncompatibleKeys:
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, *,
+                        strict_finite: bool = False) -> IncompatibleKeys:
         """Copy values from ``state_dict`` (Tensors, arrays, or an ``np.load`` npz file).
 
-        Every shape must match; with ``strict`` every key must match too.  On any problem
-        nothing is loaded and one error lists all missing keys, unexpected keys and shape
-        mismatches.  Values are cast to the dtype of the tensor they replace.
+        Every shape must match; with ``strict`` every key must match too; with
+        ``strict_finite`` every value must be finite (off by default, as PyTorch, which
+        loads NaN and inf).  On any problem nothing is loaded and one error lists all
+        missing keys, unexpected keys, shape mismatches and non-finite values.  Values are
+        cast to the dtype of the tensor they replace.
         """
         targets = self._state_tensors()
         keys = list(state_dict.keys())
@@ -404,6 +409,10 @@ class Module:
                     f"size mismatch for {key}: copying a value with shape {arr.shape} from "
                     f"the state dict, the shape in the current model is {target.data.shape}.")
             arrays[key] = arr
+        if strict_finite:
+            mismatches += [f"non-finite values in {key}: {int(np.sum(~np.isfinite(a)))} of "
+                           f"{a.size} are NaN or inf" for key, a in arrays.items()
+                           if a.dtype.kind in "fc" and not np.isfinite(a).all()]
         problems = []
         if strict and missing:
             problems.append("Missing key(s) in state_dict: "

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import OpError, Tensor
+from autograd_core import OpError, OpTypeError, Tensor
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -64,7 +64,7 @@ def _unbatched(x: Tensor, n: int, who: str) -> bool:
     """True for an unbatched (C, *spatial) input; raises unless the rank fits."""
     if x.ndim not in (n + 1, n + 2):
         raise OpError(f"{who}: expected a {n + 1}-D (unbatched) or {n + 2}-D "
-                                f"(batched) input, got shape {x.shape}")
+                      f"(batched) input, got shape {x.shape}")
     return x.ndim == n + 1
 
 
@@ -179,17 +179,20 @@ def _conv_geometry(who: str, x: Tensor, weight: Tensor, bias: Tensor | None, n: 
     """Check shapes and arguments of an n-D convolution; returns stride, dilation, pads."""
     if x.ndim != n + 2 or weight.ndim != n + 2:
         raise OpError(f"{who}: expected input (N, C, *{n} spatial) and weight "
-                                f"(O, C/groups, *{n} kernel), got shapes {x.shape} and "
-                                f"{weight.shape}")
+                      f"(O, C/groups, *{n} kernel), got shapes {x.shape} and "
+                      f"{weight.shape}")
     if not isinstance(groups, (int, np.integer)) or groups <= 0:
         raise ValueError(f"{who}: groups must be a positive int, got {groups!r}")
     c, o, wc = x.shape[1], weight.shape[0], weight.shape[1]
     if c != wc * groups:
         raise OpError(f"{who}: input has {c} channels but weight of shape "
-                                f"{weight.shape} with groups={groups} expects {wc * groups}")
+                      f"{weight.shape} with groups={groups} expects {wc * groups}")
     if o % groups:
         raise OpError(f"{who}: weight of shape {weight.shape} has {o} output "
-                                f"channels, not divisible by groups={groups}")
+                      f"channels, not divisible by groups={groups}")
+    if x.dtype != weight.dtype:  # as torch: no silent int or float64 promotion
+        raise OpTypeError(f"{who}: input of dtype {x.dtype} and weight of dtype "
+                          f"{weight.dtype} differ; cast the input or the layer")
     if bias is not None and tuple(bias.shape) != (o,):
         raise OpError(f"{who}: bias must have shape ({o},), got {bias.shape}")
     kernel = tuple(weight.shape[2:])
@@ -202,8 +205,8 @@ def _conv_geometry(who: str, x: Tensor, weight: Tensor, bias: Tensor | None, n: 
     extent = tuple(di * (k - 1) + 1 for k, di in zip(kernel, d, strict=True))
     if any(e > size for e, size in zip(extent, padded, strict=True)):
         raise OpError(f"{who}: kernel {kernel} (dilation {d}) is larger than the "
-                                f"(padded) input, whose spatial size is {padded} (input "
-                                f"shape {x.shape})")
+                      f"(padded) input, whose spatial size is {padded} (input "
+                      f"shape {x.shape})")
     return s, d, pads
 
 
@@ -326,13 +329,13 @@ def _conv_transpose(who: str, n: int, input: Any, weight: Tensor,  # noqa: A002
                                output_padding, groups, dilation)[0]
     if weight.ndim != n + 2:
         raise OpError(f"{who}: expected weight (C_in, C_out/groups, *{n} kernel), "
-                                f"got shape {weight.shape} for input of shape {x.shape}")
+                      f"got shape {weight.shape} for input of shape {x.shape}")
     if not isinstance(groups, (int, np.integer)) or groups <= 0:
         raise ValueError(f"{who}: groups must be a positive int, got {groups!r}")
     c, cin, cog = x.shape[1], weight.shape[0], weight.shape[1]
     if c != cin or c % groups:
         raise OpError(f"{who}: input has {c} channels but weight of shape "
-                                f"{weight.shape} expects {cin}, divisible by groups={groups}")
+                      f"{weight.shape} expects {cin}, divisible by groups={groups}")
     kernel = tuple(weight.shape[2:])
     s = _ntuple(stride, n, "stride", who)
     p = _ntuple(padding, n, "padding", who)
@@ -349,7 +352,7 @@ def _conv_transpose(who: str, n: int, input: Any, weight: Tensor,  # noqa: A002
                   in zip(x.shape[2:], s, p, d, kernel, op, strict=True))
     if min(sizes) <= 0:
         raise OpError(f"{who}: output size {sizes} is not positive (input shape "
-                                f"{x.shape}, kernel {kernel}, stride {s}, padding {p})")
+                      f"{x.shape}, kernel {kernel}, stride {s}, padding {p})")
     x = _insert_zeros(x, s)
     edges = [(di * (k - 1) - pi, di * (k - 1) - pi + oi)
              for k, pi, di, oi in zip(kernel, p, d, op, strict=True)]
@@ -439,7 +442,7 @@ def _pool_sizes(who: str, x: Tensor, k: tuple[int, ...], s: tuple[int, ...],
         if span < 0:
             padded = tuple(v + 2 * q for v, q in zip(x.shape[2:], p, strict=True))
             raise OpError(f"{who}: kernel {k} (dilation {d}) is larger than the "
-                                    f"(padded) input, whose spatial size is {padded}")
+                          f"(padded) input, whose spatial size is {padded}")
         out = (-(-span // si) if ceil_mode else span // si) + 1
         if ceil_mode and (out - 1) * si >= size + pi:
             out -= 1
@@ -667,8 +670,8 @@ def _max_unpool(who: str, n: int, input: Any, indices: Any, kernel_size: Any,  #
     k, s, p, _ = _pool_geometry(who, n, kernel_size, stride, padding)
     if index.shape != x.shape or not np.issubdtype(index.dtype, np.integer):
         raise OpError(f"{who}: indices of shape {index.shape} (dtype "
-                                f"{index.dtype}) must be integers shaped as the input "
-                                f"{x.shape}")
+                      f"{index.dtype}) must be integers shaped as the input "
+                      f"{x.shape}")
     if output_size is None:
         sizes = tuple((L - 1) * si - 2 * pi + ki
                       for L, si, pi, ki in zip(x.shape[2:], s, p, k, strict=True))

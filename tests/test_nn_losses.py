@@ -88,7 +88,7 @@ def test_cross_entropy_unbatched_and_float_integral_targets():
     got = F.cross_entropy(ag.Tensor(x), np.array(3)).item()
     assert got == pytest.approx(-np.log(softmax(x[None])[0, 3]))
     batch = RNG.standard_normal((3, 5))
-    as_float = F.cross_entropy(ag.Tensor(batch), ag.tensor([0, 4, 2])).item()  # float32 labels
+    as_float = F.cross_entropy(ag.Tensor(batch), ag.tensor([0, 4, 2])).item()  # a labels Tensor
     assert as_float == pytest.approx(F.cross_entropy(ag.Tensor(batch), np.array([0, 4, 2])).item())
 
 
@@ -98,8 +98,10 @@ def test_cross_entropy_errors_name_the_problem():
         F.cross_entropy(x, np.array([0, 4, 1]))
     with pytest.raises(ValueError, match="must have shape"):
         F.cross_entropy(x, np.array([0, 1]))
-    with pytest.raises(ValueError, match="integers"):
-        F.cross_entropy(x, np.array([0.5, 1.0, 2.0]))
+    for floats in ([0.5, 1.0, 2.0], [0.0, 1.0, 2.0]):  # float (N,) targets: an error, as torch
+        with pytest.raises(RuntimeError, match=r"must be integers, got dtype float64; class "
+                                               r"probabilities have the input's shape \(3, 4\)"):
+            F.cross_entropy(x, np.array(floats))
     with pytest.raises(ValueError, match="reduction must be"):
         F.cross_entropy(x, np.array([0, 1, 2]), reduction="avg")
     with pytest.raises(ValueError, match="one per class"):

@@ -67,3 +67,47 @@ def test_defaults_reach_the_stated_accuracy(tmp_path, model, target):
     main(["--model", model, "--out", str(tmp_path / model), "--quiet"])
     log = json.loads((tmp_path / model / "log.json").read_text())
     assert log["test_acc"] >= target
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, capsys):
+    from agc_train import train as job
+
+    opts = ["--epochs", "3", "--quiet", "--model", "mlp", "--dropout", "0.1", "--augment"]
+    main([*opts, "--out", str(tmp_path / "whole")])
+    real, calls = job.evaluate, []
+
+    def interrupted(*args, **kw):  # Ctrl-C during epoch 2's evaluation
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(job, "evaluate", interrupted)
+    cut = tmp_path / "cut"
+    assert main([*opts, "--out", str(cut)]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--resume {cut}" in err  # one line, no traceback
+    assert not (cut / "weights.npz").exists() and not list(cut.glob("*.tmp"))
+    monkeypatch.setattr(job, "evaluate", real)
+    assert main([*opts, "--resume", str(cut)]) == 0
+    with np.load(tmp_path / "whole" / "weights.npz") as a, np.load(cut / "weights.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)
+    log = json.loads((cut / "log.json").read_text())
+    assert [r["epoch"] for r in log["epochs"]] == [1, 2, 3]
+    with pytest.raises(SystemExit, match="no checkpoint.pkl"):
+        main([*opts, "--resume", str(tmp_path / "nothing")])
+
+
+def test_outputs_are_written_whole_or_not_at_all(tmp_path):
+    from agc_train.train import atomic_write
+
+    path = tmp_path / "log.json"
+    path.write_text("old")
+    with pytest.raises(RuntimeError), atomic_write(str(path)) as f:
+        f.write("half of the new")
+        raise RuntimeError("killed")
+    assert path.read_text() == "old" and not list(tmp_path.glob("*.tmp"))
+    with atomic_write(str(path)) as f:
+        f.write("new")
+    assert path.read_text() == "new"

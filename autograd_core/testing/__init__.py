@@ -47,7 +47,7 @@ from .. import engine
 from ..engine import Const, Node, _record, const
 from ..replay import values, walk
 from ..scalar import Scalar, _snew
-from ..tensor import Tensor, _apply
+from ..tensor import Tensor, _apply, _leaf
 
 __all__ = ["GradcheckError", "RuleMismatch", "bisect_grads", "check_grads", "replay_float64"]
 
@@ -168,7 +168,9 @@ class _Args:
         """Arguments for ``f`` with fresh leaves (requiring grad) holding ``xs``."""
         args, leaves = list(self.fixed), list[Node]()
         for pos, kind, x in zip(self.positions, self.kinds, xs, strict=True):
-            leaf = Tensor(x, requires_grad=True) if kind is Tensor else Scalar(float(x))
+            # _leaf, not Tensor(): keep x's memory layout (a strided input stays strided)
+            leaf = (_leaf(np.asarray(x), requires_grad=True) if kind is Tensor
+                    else Scalar(float(x)))
             args[pos] = leaf
             leaves.append(leaf)
         return args, leaves
@@ -582,8 +584,8 @@ def _check_node(node: Node, inputs: list[Any], order: int, tol: _Tol, seed: int)
     op_at.__qualname__ = op.name
     args = [v if type(p) is Const else
             Scalar(v, requires_grad=p.requires_grad) if isinstance(p, Scalar) else
-            Tensor(v, requires_grad=p.requires_grad) for p, v in zip(node._parents, inputs,
-                                                                   strict=True)]
+            _leaf(np.asarray(v), requires_grad=p.requires_grad)
+            for p, v in zip(node._parents, inputs, strict=True)]
     spec = _Args(args)
     call_args, _ = spec.build(spec.x0)
     out = op_at(*call_args)

@@ -36,7 +36,7 @@ except ImportError as exc:  # pragma: no cover - hypothesis is a test-time depen
 from ..engine import Op
 from ..primitives import OPS
 from ..scalar import Scalar
-from ..tensor import Tensor
+from ..tensor import Tensor, _leaf
 
 __all__ = ["broadcastable_shapes", "elements", "scalars", "shapes", "tensors"]
 
@@ -233,7 +233,7 @@ def tensors(draw: Any, shape: Any = None, *, dtype: Any = np.float64, elements: 
         contiguous = not draw(st.booleans())
     if not contiguous:
         values = _noncontiguous(draw, values)
-    return Tensor(values, requires_grad=requires_grad)
+    return _leaf(values, requires_grad=requires_grad)  # keeps the drawn memory layout
 
 
 def scalars(op: str | Op | None = None, input: int = 0, *, requires_grad: bool = True,  # noqa: A002
