@@ -1365,11 +1365,31 @@ def _normalise_index(index: Any) -> tuple[Any, bool]:
     return (tuple(out) if isinstance(index, tuple) else out[0]), basic
 
 
+def _ints_first(index: tuple) -> tuple[tuple, tuple] | None:
+    """torch applies the ints of an index that also holds index arrays as basic indexing
+    first, where numpy makes them advanced indices too (so ``x[:, 1, :, idx]`` puts idx's
+    axis in place in torch, first in numpy): the int part and the rest, or None if the
+    index does not mix them."""
+    def is_int(k: Any) -> bool:
+        return isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+
+    if not (builtins.any(is_int(k) for k in index)
+            and builtins.any(isinstance(k, np.ndarray) for k in index)):
+        return None
+    ints = tuple(k if is_int(k) or k is None or k is Ellipsis else slice(None) for k in index)
+    rest = tuple(slice(None) if k is None else k for k in index if not is_int(k))
+    return ints, rest
+
+
 def getitem(x: Tensor, index: Any) -> Tensor:
-    """numpy indexing: ints, slices, None, Ellipsis, integer arrays and boolean masks.
-    Repeated integer indices accumulate their gradients."""
+    """Indexing with torch's semantics: ints, slices, None, Ellipsis, integer arrays and
+    boolean masks (numpy's, except that ints next to index arrays are basic indices, as
+    in torch).  Repeated integer indices accumulate their gradients."""
     x = _t(x)
     index, basic = _normalise_index(index)
+    split = None if basic or not isinstance(index, tuple) else _ints_first(index)
+    if split is not None:
+        return getitem(getitem(x, split[0]), split[1])
     try:
         data = x.data[index]
     except IndexError as e:

@@ -354,3 +354,19 @@ def test_small_torch_conveniences():
         ops.narrow(x, 1, 2, 2)
     assert ops.nan_to_num(ag.tensor([np.nan, np.inf, 1.0])).tolist()[0] == 0.0
     assert ops.hypot(ag.tensor([3.0]), ag.tensor([4.0])).item() == 5.0
+
+
+@pytest.mark.parametrize(("index", "shape"), [
+    ((1, slice(None), [0, 1, 1]), (3, 3, 5)),
+    ((slice(None), 1, slice(None), [0, 2]), (2, 4, 2)),  # numpy: (2, 2, 4)
+    (([1, 0], 1, [0, 2]), (2, 5)),
+    ((None, 1, Ellipsis, [3, 0]), (1, 3, 4, 2)),
+])
+def test_ints_next_to_index_arrays_are_basic_indices_as_torch(index, shape):
+    # torch drops an int's axis first, so x[:, 1, :, idx] keeps idx's axis in place where
+    # numpy would move it to the front; the shapes are torch's
+    x = ag.tensor(np.arange(120.0).reshape(2, 3, 4, 5), requires_grad=True)
+    out = x[tuple(np.array(k) if isinstance(k, list) else k for k in index)]
+    assert out.shape == shape
+    out.sum().backward()
+    assert x.grad.sum().item() == out.data.size  # every picked element got its gradient
