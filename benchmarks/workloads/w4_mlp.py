@@ -72,8 +72,8 @@ def ours(data: Data) -> Bench:
     """The raw engine: Tensor ops for the model (``addmm`` adds each bias into its product,
     as the floor's ``+=``), Adam by hand on ``p.data``."""
     ag = need("autograd_core")
-    params = [ag.Tensor(data[k].copy(), requires_grad=True) for k in NAMES]
-    next_batch = batch_cycle([ag.Tensor(x) for x in data["x"]], data["y"])
+    params = [ag.Tensor(data[k], requires_grad=True) for k in NAMES]
+    next_batch = batch_cycle([ag.as_tensor(x) for x in data["x"]], data["y"])
     rows = np.arange(BATCH)
 
     def loss() -> Any:
@@ -95,8 +95,8 @@ def ours_nn(data: Data) -> Bench:
         load_param(layer.weight, data[f"W{k}"])
         load_param(layer.bias, data[f"b{k}"])
     opt = optim.Adam([p for layer in layers for p in layer.parameters()], lr=LR)
-    next_batch = batch_cycle([ag.Tensor(x) for x in data["x"]],
-                             [ag.Tensor(y) for y in data["y"]])
+    next_batch = batch_cycle([ag.as_tensor(x) for x in data["x"]],
+                             [ag.as_tensor(y) for y in data["y"]])
     cross_entropy = nn.functional.cross_entropy
 
     def loss() -> Any:

@@ -131,8 +131,8 @@ def ours(data: Data) -> Bench:
     matmul with the bias added in (``addmm``) that lands in NCHW; max-pool with the
     ``window_max`` primitive; SGD by hand."""
     ag = need("autograd_core")
-    params = [ag.Tensor(data[k].copy(), requires_grad=True) for k in NAMES]
-    next_batch = batch_cycle([ag.Tensor(x) for x in data["x"]], data["y"])
+    params = [ag.Tensor(data[k], requires_grad=True) for k in NAMES]
+    next_batch = batch_cycle([ag.as_tensor(x) for x in data["x"]], data["y"])
     rows = np.arange(BATCH)
 
     def conv(t: Any, K: Any, c: Any) -> Any:
@@ -168,8 +168,8 @@ def ours_nn(data: Data) -> Bench:
         load_param(layer.weight, data[wk])
         load_param(layer.bias, data[bk])
     params = [p for layer in (conv1, conv2, fc) for p in layer.parameters()]
-    next_batch = batch_cycle([ag.Tensor(x) for x in data["x"]],
-                             [ag.Tensor(y) for y in data["y"]])
+    next_batch = batch_cycle([ag.as_tensor(x) for x in data["x"]],
+                             [ag.as_tensor(y) for y in data["y"]])
     cross_entropy = nn.functional.cross_entropy
 
     def loss() -> Any:
