@@ -683,7 +683,7 @@ def _max_unpool(who: str, n: int, input: Any, indices: Any, kernel_size: Any,  #
     total = math.prod(sizes)
     if index.size and (index.min() < 0 or index.max() >= total):
         raise OpError(f"{who}: indices must lie in [0, {total}) for output size "
-                                f"{sizes}, got [{index.min()}, {index.max()}]")
+                      f"{sizes}, got [{index.min()}, {index.max()}]")
     out = ag.scatter(ag.zeros(b, c, total, dtype=x.dtype), 2, index.reshape(b, c, -1),
                      x.reshape(b, c, -1))
     return out.reshape(b, c, *sizes)
