@@ -2,6 +2,9 @@
 
 Composite functions (``mean``, ``var``, ``logsumexp``, ``softmax``, ``stack``, ...) have no
 backward code of their own: their gradients come from the primitives they are built of.
+Three neighbours hold the rest of the API and are re-exported here: ``selection``
+(gather/scatter, sort/topk, masks), ``linalg`` (einsum, named products) and ``creation``
+(zeros, arange, randn, ...).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from . import primitives as P
 from .engine import STATE, const
 from .errors import OpError, OpTypeError
 from .namespaces import NUMPY_NS, broadcast_axes
-from .random import default_generator
 from .tensor import (
     Tensor,
     TensorNode,
@@ -29,7 +31,6 @@ from .tensor import (
     _make,
     _operand,
     _unary,
-    get_default_dtype,
 )
 
 __all__ = [
@@ -914,255 +915,6 @@ class ValuesIndices(NamedTuple):
     indices: Tensor
 
 
-def _open_grid(index: np.ndarray, dim: int) -> tuple[np.ndarray, ...]:
-    """The advanced index that picks ``x[i_0, ..., index[i], ..., i_n]`` for every position
-    i of ``index``: ``index`` itself on axis ``dim``, broadcast ranges elsewhere."""
-    grid = list(np.ogrid[tuple(slice(s) for s in index.shape)])
-    grid[dim] = index
-    return tuple(grid)
-
-
-def _index_arg(index: Any, x: Tensor, dim: int, who: str) -> tuple[np.ndarray, int]:
-    """``index`` as an int64 array of ``x``'s rank, and ``dim`` made non-negative; errors
-    name the op and the shapes (IndexError for an out-of-range dim, a RuntimeError for a
-    bad index, as torch)."""
-    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
-    if idx.dtype.kind not in "iu":
-        raise OpTypeError(f"{who}: index must be an integer tensor, got {idx.dtype}")
-    d = _dims(x, dim, who)[0]
-    if idx.ndim != builtins.max(x.ndim, 1) and idx.size:
-        raise OpError(f"{who}: index of shape {idx.shape} must have as many dimensions as "
-                      f"the input of shape {x.shape}")
-    if builtins.any(s > t for k, (s, t) in enumerate(zip(idx.shape, x.shape, strict=False))
-                    if k != d):
-        raise OpError(f"{who}: index of shape {idx.shape} is larger than the input of "
-                      f"shape {x.shape} outside dim {d}")
-    n = x.shape[d] if x.ndim else 1
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        raise OpError(f"{who}: index out of range [0, {n}) for dim {d} (input of shape "
-                      f"{x.shape})")
-    return idx.astype(np.int64, copy=False), d
-
-
-def gather(x: Tensor, dim: int, index: Any) -> Tensor:
-    """``out[i][j][k] = x[i][index[i][j][k]][k]`` for dim=1 (torch.gather); repeated
-    indices accumulate their gradients."""
-    x = _t(x)
-    idx, d = _index_arg(index, x, dim, "gather")
-    return getitem(x, _open_grid(idx, d)) if x.ndim else getitem(reshape(x, (1,)), idx)
-
-
-def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:
-    """``gather`` with the index broadcast against the input (torch.take_along_dim); with
-    ``dim=None`` both are flattened."""
-    x = _t(x)
-    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
-    if dim is None:
-        return gather(reshape(x, (-1,)), 0, idx.reshape(-1))
-    d = _dims(x, dim, "take_along_dim")[0]
-    shape = list(np.broadcast_shapes(tuple(np.delete(x.shape, d)),
-                                     tuple(np.delete(idx.shape, d))))
-    xs, ids = list(shape), list(shape)
-    xs.insert(d, x.shape[d])
-    ids.insert(d, idx.shape[d])
-    return gather(broadcast_to(x, tuple(xs)), d, np.broadcast_to(idx, tuple(ids)))
-
-
-def _with_indices(x: Tensor, idx: np.ndarray, d: int) -> ValuesIndices:
-    return ValuesIndices(gather(x, d, idx), _make(idx.astype(np.int64, copy=False)))
-
-
-def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
-         ) -> ValuesIndices:
-    """Sorted values and their indices along ``dim`` (torch.sort).  Always stable: ties keep
-    their order, also when descending."""
-    x = _t(x)
-    d = _dims(x, dim, "sort")[0]
-    if x.ndim == 0:
-        return ValuesIndices(x, _make(np.zeros((), np.int64)))
-    key = x.data
-    if descending:  # a stable ascending sort of the negated keys keeps ties in order
-        key = -(key.astype(np.int64) if key.dtype.kind in "bu" else key)
-    return _with_indices(x, np.argsort(key, axis=d, kind="stable"), d)
-
-
-def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
-            ) -> Tensor:
-    """The indices that sort ``x`` along ``dim`` (torch.argsort)."""
-    return sort(x, dim, descending, stable).indices
-
-
-def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True  # noqa: A002
-         ) -> ValuesIndices:
-    """The ``k`` largest (or smallest) elements along ``dim`` and their indices, in sorted
-    order (torch.topk; ``sorted=False`` gives the same order)."""
-    x = _t(x)
-    d = _dims(x, dim, "topk")[0] if x.ndim else 0
-    n = x.shape[d] if x.ndim else 1
-    if not 0 <= k <= n:
-        raise OpError(f"topk: k={k} is out of range for dim {d} of size {n} (input of "
-                      f"shape {x.shape})")
-    values, indices = sort(x, d, descending=largest)
-    pick = (slice(None),) * d + (slice(0, k),)
-    return ValuesIndices(getitem(values, pick), indices[pick])
-
-
-def _cumulative_extreme(x: Tensor, dim: int, who: str, accumulate: Any) -> ValuesIndices:
-    x = _t(x)
-    d = _dims(x, dim, who)[0]
-    if x.ndim == 0:
-        return ValuesIndices(x, _make(np.zeros((), np.int64)))
-    running = accumulate(x.data, axis=d)
-    # A "record" is an element equal to the running extreme so far; each output takes the
-    # latest record at or before it (ties go to the later index, as torch).
-    positions = np.arange(x.shape[d]).reshape((-1,) + (1,) * (x.ndim - 1 - d))
-    record = np.where(x.data == running, positions, 0)
-    return _with_indices(x, np.maximum.accumulate(record, axis=d), d)
-
-
-def cummax(x: Tensor, dim: int) -> ValuesIndices:
-    """Running maximum along ``dim`` and where it was found (torch.cummax)."""
-    return _cumulative_extreme(x, dim, "cummax", np.maximum.accumulate)
-
-
-def cummin(x: Tensor, dim: int) -> ValuesIndices:
-    """Running minimum along ``dim`` and where it was found (torch.cummin)."""
-    return _cumulative_extreme(x, dim, "cummin", np.minimum.accumulate)
-
-
-def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
-    try:
-        return np.broadcast_shapes(shape, target) == target
-    except ValueError:
-        return False
-
-
-def masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
-    """``value`` where ``mask`` holds, else ``x`` (torch.masked_fill; ``mask`` broadcasts
-    to ``x``'s shape, ``value`` a number or a 0-d tensor)."""
-    x = _t(x)
-    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
-    if m.dtype != np.bool_:
-        raise TypeError(f"masked_fill: mask must be boolean, got {m.dtype}")
-    if not _broadcasts_to(m.shape, x.shape):
-        raise OpError(f"masked_fill: mask of shape {m.shape} does not broadcast to the "
-                      f"input's shape {x.shape}")
-    if isinstance(value, Tensor) and value.ndim:
-        raise OpError(f"masked_fill: value must be a number or a 0-d tensor, got shape "
-                      f"{value.shape}")
-    return where(m, astype(value, x.dtype) if isinstance(value, Tensor) else value, x)
-
-
-def masked_select(x: Tensor, mask: Any) -> Tensor:
-    """The elements of ``x`` where ``mask`` holds, as a 1-D tensor (both broadcast)."""
-    x = _t(x)
-    m = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
-    shape = np.broadcast_shapes(m.shape, x.shape)
-    return getitem(broadcast_to(x, shape), np.broadcast_to(m, shape))
-
-
-def nonzero(x: Tensor, *, as_tuple: bool = False) -> Any:
-    """Indices of the nonzero elements: an (n, ndim) int64 tensor, or one 1-D tensor per
-    dimension with ``as_tuple`` (torch.nonzero; no gradient)."""
-    data = _t(x).data
-    if as_tuple:
-        return tuple(_make(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(data)))
-    return _make(np.argwhere(data).astype(np.int64))
-
-
-def _scatter_args(x: Tensor, dim: int, index: Any, src: Any, who: str
-                  ) -> tuple[tuple[np.ndarray, ...], Any]:
-    """The advanced index ``scatter`` writes through, and ``src`` cut to the index's shape
-    (a number stays a number)."""
-    idx, d = _index_arg(index, x, dim, who)
-    if isinstance(src, (Tensor, np.ndarray, list)):
-        src = _t(src, x)
-        if src.dtype != x.dtype:
-            raise OpError(f"{who}: src of dtype {src.dtype} does not match the input's "
-                          f"dtype {x.dtype}")
-        if builtins.any(s > t for s, t in zip(idx.shape, src.shape, strict=False)):
-            raise OpError(f"{who}: index of shape {idx.shape} is larger than src of "
-                          f"shape {src.shape}")
-        src = getitem(src, tuple(slice(s) for s in idx.shape))
-    return _open_grid(idx, d), src
-
-
-def scatter(x: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None,
-            reduce: str | None = None) -> Tensor:
-    """Out-of-place ``x[i][index[i][j]] = src[i][j]`` for dim=1 (torch.scatter); ``src`` a
-    tensor or (``value``) a number.  Where indices repeat, one write lands and only it gets
-    a gradient.  ``reduce="add"``/``"multiply"`` as ``scatter_reduce`` with sum/prod."""
-    x = _t(x)
-    source = value if src is None else src
-    if reduce is not None:
-        modes = {"add": "sum", "multiply": "prod"}
-        if reduce not in modes:
-            raise OpError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
-        if not isinstance(source, Tensor):
-            source = full(np.shape(index.data if isinstance(index, Tensor) else index),
-                          source, dtype=x.dtype)
-        return scatter_reduce(x, dim, index, source, modes[reduce])
-    grid, source = _scatter_args(x, dim, index, source, "scatter")
-    return setitem(x, grid, source)
-
-
-def scatter_add(x: Tensor, dim: int, index: Any, src: Any) -> Tensor:
-    """``x`` plus ``src`` added at ``index`` along ``dim``; repeated indices accumulate."""
-    return scatter_reduce(x, dim, index, src, "sum")
-
-
-def scatter_reduce(x: Tensor, dim: int, index: Any, src: Any, reduce: str, *,
-                   include_self: bool = True) -> Tensor:
-    """Combine ``src`` into ``x`` at ``index`` along ``dim`` with ``reduce`` = "sum",
-    "prod", "mean", "amax" or "amin" (torch.scatter_reduce); positions no index reaches
-    keep ``x``.  amax/amin share the gradient equally among ties, as torch."""
-    x = _t(x)
-    if reduce not in ("sum", "prod", "mean", "amax", "amin"):
-        raise OpError(f"scatter_reduce: reduce must be sum, prod, mean, amax or amin, "
-                      f"got {reduce!r}")
-    grid, src = _scatter_args(x, dim, index, src, "scatter_reduce")
-    if src.data.size == 0:  # nothing to combine
-        return x.clone()
-    hits = P.add_at_np(np.ones(src.shape, np.int64), grid, False, x.shape)
-    touched = hits > 0
-    base = x if include_self else where(touched, 0.0, x)
-    count = hits + include_self
-    if reduce in ("sum", "mean"):
-        total = base + _add_at(src, grid, False, x.shape)
-        return total if reduce == "sum" else where(touched, total / np.maximum(count, 1), x)
-    if reduce == "prod":
-        return (x if include_self else where(touched, 1.0, x)) * _scatter_prod(x, src, grid)
-    pick = np.maximum if reduce == "amax" else np.minimum
-    top = np.full(x.shape, -np.inf if reduce == "amax" else np.inf, x.dtype)
-    pick.at(top, grid, src.data)
-    if include_self:
-        top = pick(top, x.data)
-    top = np.where(touched, top, x.data)
-    # The extreme as the mean of the tied candidates: same value, gradient shared by ties.
-    src_ties = src.data == top[grid]
-    self_ties = (x.data == top) & (include_self | ~touched)
-    ties = P.add_at_np(src_ties.astype(np.int64), grid, False, x.shape) + self_ties
-    total = where(self_ties, x, 0.0) + _add_at(where(src_ties, src, 0.0), grid, False,
-                                                x.shape)
-    return total / ties
-
-
-def _scatter_prod(x: Tensor, src: Tensor, grid: tuple) -> Tensor:
-    """Per position of ``x``, the product of the sources scattered there (1 where none).
-    The sources are laid out by target position along a new last axis, padded with 1s; the
-    product over that axis has prod's own gradient (exact at zeros)."""
-    flat_target = np.ravel_multi_index(tuple(np.broadcast_arrays(*grid)), x.shape).ravel()
-    order = np.argsort(flat_target, kind="stable")
-    counts = np.bincount(flat_target, minlength=x.data.size)
-    width = builtins.max(int(counts.max(initial=0)), 1)
-    starts = np.cumsum(counts) - counts
-    slot = np.arange(order.size) - starts[flat_target[order]]
-    layout = np.full((x.data.size, width), -1, np.int64)
-    layout[flat_target[order], slot] = order
-    values = getitem(reshape(src, (-1,)), np.maximum(layout, 0))
-    return reshape(prod(where(layout >= 0, values, 1.0), -1), x.shape)
-
-
 def _triangle(x: Tensor, diagonal: int, lower: bool, who: str) -> Tensor:
     x = _t(x)
     if x.ndim < 2:
@@ -1732,183 +1484,6 @@ def pad(x: Tensor, pad_width: Any, value: float = 0.0) -> Tensor:
     return _unary(P.PAD, x, widths_t, value)
 
 
-def _einsum_terms(equation: str, ts: list[Tensor]) -> tuple[list[str], str]:
-    """The equation's input terms and output, with each ``...`` spelled out as letters of
-    its own (right-aligned across operands, as broadcasting) and the implicit output (the
-    letters that appear once, sorted, after the ellipsis) made explicit."""
-    eq = equation.replace(" ", "")
-    lhs, arrow, out = eq.partition("->")
-    terms = lhs.split(",")
-    if len(terms) != len(ts):
-        raise OpError(f"einsum: the equation {equation!r} has {len(terms)} operands, got "
-                      f"{len(ts)}")
-    spare = [chr(c) for c in range(0x3B1, 0x3B1 + 32)]  # Greek: never in an equation
-    widest = 0
-    for k, (term, t) in enumerate(zip(terms, ts, strict=True)):
-        named = len(term.replace("...", ""))
-        if term.count("...") > 1:
-            raise OpError(f"einsum: term {term!r} has more than one ellipsis")
-        if "..." in term:
-            width = t.ndim - named
-            if width < 0:
-                raise OpError(f"einsum: term {term!r} has more letters than operand {k} of "
-                              f"shape {t.shape} has dimensions")
-            widest = builtins.max(widest, width)
-            terms[k] = term.replace("...", "".join(spare[32 - width:]))
-        elif named != t.ndim:
-            raise OpError(f"einsum: term {term!r} names {named} dimensions, operand {k} has "
-                          f"shape {t.shape}")
-    ellipsis = "".join(spare[32 - widest:])
-    if not arrow:
-        letters = "".join(terms)
-        out = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1
-                                        and c not in ellipsis))
-    else:
-        out = out.replace("...", ellipsis)
-    return terms, out
-
-
-def _einsum_diagonal(t: Tensor, term: str) -> tuple[Tensor, str]:
-    """A term with a repeated letter ("ii") reads the diagonal of those axes."""
-    while len(set(term)) < len(term):
-        c = next(c for c in term if term.count(c) > 1)
-        i = term.index(c)
-        j = term.index(c, i + 1)
-        if t.shape[i] != t.shape[j]:
-            raise OpError(f"einsum: letter {c!r} repeats over sizes {t.shape[i]} and "
-                          f"{t.shape[j]}")
-        t = diagonal(t, 0, i, j)  # the diagonal axis goes last
-        term = term[:i] + term[i + 1:j] + term[j + 1:] + c
-    return t, term
-
-
-def einsum(equation: str, *operands: Any) -> Tensor:
-    """Einstein summation (torch.einsum): any equation, with ``...`` and repeated letters
-    (diagonals); products of two operands at a time as batched matmuls, so the gradient is
-    matmul's.  Operands may be given as one list, as torch allows."""
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = tuple(operands[0])
-    ts = [_t(o) for o in operands]
-    terms, out = _einsum_terms(equation, ts)
-    if len(set(out)) < len(out) or builtins.any(c not in "".join(terms) for c in out):
-        raise OpError(f"einsum: output {out!r} repeats a letter or names one no input has")
-    sizes: dict[str, int] = {}
-    for term, t in zip(terms, ts, strict=True):
-        for c, n in zip(term, t.shape, strict=True):
-            if c in sizes and sizes[c] != n and 1 not in (sizes[c], n):
-                raise OpError(f"einsum: letter {c!r} has size {sizes[c]} and {n} (shapes "
-                              f"{[t.shape for t in ts]})")
-            sizes[c] = builtins.max(sizes.get(c, 1), n)
-    pairs = [_einsum_diagonal(t, term) for t, term in zip(ts, terms, strict=True)]
-    # Size-1 (broadcast) axes are expanded, and letters no one else needs summed out.
-    ready = []
-    for k, (t, term) in enumerate(pairs):
-        others = out + "".join(p[1] for i, p in enumerate(pairs) if i != k)
-        t = broadcast_to(t, tuple(sizes[c] for c in term))
-        lone = tuple(i for i, c in enumerate(term) if c not in others)
-        if lone:
-            t = sum(t, lone)
-            term = "".join(c for c in term if c in others)
-        ready.append((t, term))
-    a, la = ready[0]
-    for k in range(1, len(ready)):
-        b, lb = ready[k]
-        keep = out + "".join(p[1] for p in ready[k + 1:])
-        a, la = _einsum_pair(a, la, b, lb, keep, sizes)
-    drop = tuple(i for i, c in enumerate(la) if c not in out)
-    if drop:
-        a = sum(a, drop)
-        la = "".join(c for c in la if c in out)
-    return permute(a, tuple(la.index(c) for c in out)) if la != out else a
-
-
-def _einsum_pair(a: Tensor, la: str, b: Tensor, lb: str, keep: str, sizes: dict[str, int]
-                 ) -> tuple[Tensor, str]:
-    """Contract two operands as one batched matmul: (batch, left, summed) @ (batch,
-    summed, right)."""
-    batch = [c for c in la if c in lb and c in keep]
-    summed = [c for c in la if c in lb and c not in keep]
-    left = [c for c in la if c not in lb]
-    right = [c for c in lb if c not in la]
-
-    def arranged(t: Tensor, term: str, order: list[str], shape: tuple[int, ...]) -> Tensor:
-        return reshape(permute(t, tuple(term.index(c) for c in order)), shape)
-
-    def size(letters: list[str]) -> int:
-        return int(np.prod([sizes[c] for c in letters], dtype=np.int64))
-
-    nb, nl, ns, nr = size(batch), size(left), size(summed), size(right)
-    product = matmul(arranged(a, la, batch + left + summed, (nb, nl, ns)),
-                     arranged(b, lb, batch + summed + right, (nb, ns, nr)))
-    letters = batch + left + right
-    return reshape(product, tuple(sizes[c] for c in letters)), "".join(letters)
-
-
-def _checked_product(who: str, a: Any, b: Any, ndims: tuple[int, int]) -> Tensor:
-    a, b = _t(a), _t(b)
-    if (a.ndim, b.ndim) != ndims:
-        raise OpError(f"{who}: expected {ndims[0]}-D and {ndims[1]}-D tensors, got shapes "
-                      f"{a.shape} and {b.shape}")
-    return matmul(a, b)
-
-
-def dot(a: Any, b: Any) -> Tensor:
-    """The inner product of two 1-D tensors (torch.dot)."""
-    return _checked_product("dot", a, b, (1, 1))
-
-
-def mm(a: Any, b: Any) -> Tensor:
-    """The product of two matrices (torch.mm)."""
-    return _checked_product("mm", a, b, (2, 2))
-
-
-def bmm(a: Any, b: Any) -> Tensor:
-    """Batched matrix products of (B, n, m) and (B, m, p) (torch.bmm)."""
-    return _checked_product("bmm", a, b, (3, 3))
-
-
-def mv(a: Any, b: Any) -> Tensor:
-    """Matrix times vector (torch.mv)."""
-    return _checked_product("mv", a, b, (2, 1))
-
-
-def outer(a: Any, b: Any) -> Tensor:
-    """``a[i]·b[j]`` for 1-D ``a`` and ``b`` (torch.outer)."""
-    a, b = _t(a), _t(b)
-    if a.ndim != 1 or b.ndim != 1:
-        raise OpError(f"outer: expected 1-D tensors, got shapes {a.shape} and {b.shape}")
-    return mul(unsqueeze(a, 1), b)
-
-
-def tensordot(a: Any, b: Any, dims: Any = 2) -> Tensor:
-    """Contract the last ``dims`` axes of ``a`` with the first of ``b``, or the axis lists
-    ``dims = (a_axes, b_axes)`` (torch.tensordot), through einsum."""
-    a, b = _t(a), _t(b)
-    if isinstance(dims, int):
-        axes_a, axes_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
-    else:
-        axes_a = [d % a.ndim for d in np.atleast_1d(dims[0])]
-        axes_b = [d % b.ndim for d in np.atleast_1d(dims[1])]
-    letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-    la = [next(letters) for _ in range(a.ndim)]
-    lb = [next(letters) for _ in range(b.ndim)]
-    for i, j in zip(axes_a, axes_b, strict=True):
-        lb[j] = la[i]
-    out = [c for k, c in enumerate(la) if k not in axes_a] + [
-        c for k, c in enumerate(lb) if k not in axes_b]
-    return einsum(f"{''.join(la)},{''.join(lb)}->{''.join(out)}", a, b)
-
-
-def addcmul(x: Any, t1: Any, t2: Any, *, value: float = 1.0) -> Tensor:
-    """x + value·t1·t2 (torch.addcmul)."""
-    return add(x, mul(mul(t1, t2), value))
-
-
-def addcdiv(x: Any, t1: Any, t2: Any, *, value: float = 1.0) -> Tensor:
-    """x + value·t1/t2 (torch.addcdiv)."""
-    return add(x, mul(div(t1, t2), value))
-
-
 def _matrices(who: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """The two operands of a matrix product as Tensors, checked to have dimensions."""
     if not isinstance(a, Tensor):
@@ -2021,117 +1596,49 @@ def fold_windows(g: Tensor, size: tuple[int, int], stride: tuple[int, int] = (1,
     return _apply(P.FOLD, (g,), P.fold_np(g.data, *ctx), ctx)
 
 
-# ------------------------------------------------------------------ constructors
-def _dt(dtype: Any) -> np.dtype:
-    return get_default_dtype() if dtype is None else np.dtype(dtype)
-
-
-def _inferred(dtype: Any, *values: Any) -> np.dtype:
-    """PyTorch's dtype for a tensor made from ``values``: ``dtype`` if given, else bool for
-    bools, int64 for integers, the default float dtype otherwise."""
-    if dtype is not None:
-        return np.dtype(dtype)
-    if builtins.all(isinstance(v, (bool, np.bool_)) for v in values):
-        return np.dtype(np.bool_)
-    if builtins.all(isinstance(v, (int, np.integer)) for v in values):
-        return np.dtype(np.int64)
-    return get_default_dtype()
-
-
-def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.zeros(_shape_arg(shape), _dt(dtype)), requires_grad=requires_grad)
-
-
-def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.ones(_shape_arg(shape), _dt(dtype)), requires_grad=requires_grad)
-
-
-def empty(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Zeros: numpy's uninitialised memory would make results depend on what was there."""
-    return zeros(*shape, dtype=dtype, requires_grad=requires_grad)
-
-
-def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False
-         ) -> Tensor:
-    """``shape`` filled with ``fill_value``; an int fill gives int64, a bool bool (torch)."""
-    value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return _leaf(np.full(shape, value, _inferred(dtype, value)), requires_grad=requires_grad)
-
-
-def zeros_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.zeros_like(_t(x).data, dtype=dtype), requires_grad=requires_grad)
-
-
-def ones_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return _leaf(np.ones_like(_t(x).data, dtype=dtype), requires_grad=requires_grad)
-
-
-def empty_like(x: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return zeros_like(x, dtype, requires_grad)
-
-
-def full_like(x: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False
-              ) -> Tensor:
-    """``x``'s shape filled with ``fill_value``, in ``x``'s dtype unless ``dtype`` is given."""
-    return _leaf(np.full_like(_t(x).data, fill_value, dtype=dtype),
-                  requires_grad=requires_grad)
-
-
-def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
-           requires_grad: bool = False) -> Tensor:
-    """``[start, end)`` in steps of ``step`` (``arange(n)`` counts from 0): int64 when all
-    arguments are integers, else the default float dtype (torch.arange)."""
-    if end is None:
-        start, end = 0, start
-    if step == 0:
-        raise OpError("arange: step must be nonzero")
-    dt = _inferred(dtype, start, end, step)
-    return _leaf(np.arange(start, end, step).astype(dt), requires_grad=requires_grad)
-
-
-def linspace(start: float, end: float, steps: int, dtype: Any = None,
-             requires_grad: bool = False) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (torch.linspace)."""
-    if steps < 0:
-        raise OpError(f"linspace: steps must be >= 0, got {steps}")
-    if dtype is not None and np.dtype(dtype) == np.bool_:
-        raise OpError("linspace: a boolean dtype is not supported (as torch)")
-    return _leaf(np.linspace(start, end, steps).astype(_dt(dtype)),
-                  requires_grad=requires_grad)
-
-
-def eye(n: int, m: int | None = None, dtype: Any = None) -> Tensor:
-    return _leaf(np.eye(n, m, dtype=_dt(dtype)))
-
-
-def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None,
-            generator: np.random.Generator | None = None) -> Tensor:
-    """Integers uniform in ``[low, high)`` (``randint(high, size)`` from 0), int64 by
-    default, from ``generator`` (default: the one ``manual_seed`` sets)."""
-    if high is None:  # randint(high, size=...)
-        low, high = 0, low
-    elif not isinstance(high, (int, np.integer)):  # randint(high, size)
-        low, high, size = 0, low, high
-    gen = generator or default_generator()
-    data = gen.integers(low, high, _shape_arg((size,) if isinstance(size, int) else size))
-    return _leaf(data.astype(np.int64 if dtype is None else dtype))
-
-
-def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False,
-          generator: np.random.Generator | None = None) -> Tensor:
-    """Standard normal samples from ``generator`` (default: the one ``manual_seed`` sets)."""
-    gen = generator or default_generator()
-    data = gen.standard_normal(_shape_arg(shape)).astype(_dt(dtype))
-    return _leaf(data, requires_grad=requires_grad)
-
-
-def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False,
-         generator: np.random.Generator | None = None) -> Tensor:
-    """Uniform [0, 1) samples from ``generator`` (default: the one ``manual_seed`` sets)."""
-    gen = generator or default_generator()
-    data = gen.random(_shape_arg(shape)).astype(_dt(dtype))
-    return _leaf(data, requires_grad=requires_grad)
+# The functional API's other modules (they build on the functions above).
+from .creation import (  # noqa: E402
+    arange,
+    empty,
+    empty_like,
+    eye,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    zeros,
+    zeros_like,
+)
+from .linalg import (  # noqa: E402
+    addcdiv,
+    addcmul,
+    bmm,
+    dot,
+    einsum,
+    mm,
+    mv,
+    outer,
+    tensordot,
+)
+from .selection import (  # noqa: E402
+    argsort,
+    cummax,
+    cummin,
+    gather,
+    masked_fill,
+    masked_select,
+    nonzero,
+    scatter,
+    scatter_add,
+    scatter_reduce,
+    sort,
+    take_along_dim,
+    topk,
+)
 
 
 # --------------------------------------------------- the namespace rules see (graph)
