@@ -3,6 +3,7 @@
 from . import func, primitives
 from .allocator import keep_freed_memory
 from .anomaly import detect_anomaly
+from .compile import CompileError, compile  # noqa: A004  (torch.compile)
 from .engine import (
     backward,
     enable_grad,
@@ -36,5 +37,5 @@ __all__ = [
     "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "live_nodes", "manual_seed", "default_generator", "primitives", "func", "Function",
     "FunctionCtx", "detect_anomaly", "draw", "render", "to_dot", "keep_freed_memory",
-    "OpError", "OpTypeError", *_ops_all,
+    "OpError", "OpTypeError", "compile", "CompileError", *_ops_all,
 ]

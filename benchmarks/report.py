@@ -10,6 +10,7 @@ from .workloads import WORKLOADS
 
 PEERS = {"numpy": "numpy", "torch": "torch", "hips": "autograd", "micrograd": "micrograd"}
 LABELS = {"numpy": "numpy floor", "ours": "ours (raw engine)", "ours-nn": "ours (nn + optim)",
+          "ours-compiled": "ours (ag.compile)",
           "torch": "PyTorch eager", "hips": "HIPS autograd", "micrograd": "micrograd",
           "ours-scalar": "ours Scalar", "ours-tensor": "ours Tensor (1 element)"}
 Run = dict[str, Any]

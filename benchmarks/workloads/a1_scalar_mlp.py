@@ -39,7 +39,8 @@ def _nested(values: Any, leaf: Callable[[float], Any]) -> Any:
     return [_nested(v, leaf) for v in values] if isinstance(values, list) else leaf(values)
 
 
-def _scalar_bench(data: Data, value: Callable[[float], Any], zero: Any) -> Bench:
+def _scalar_bench(data: Data, value: Callable[[float], Any], zero: Any,
+                  compile: Callable | None = None) -> Bench:  # noqa: A002
     flat: list[Any] = []
 
     def leaf(v: float) -> Any:
@@ -50,10 +51,15 @@ def _scalar_bench(data: Data, value: Callable[[float], Any], zero: Any) -> Bench
     xs, ys = data["x"].tolist(), data["y"].tolist()
     last: list[Any] = [None]
 
+    def loss_of(points: list[list[float]], targets: list[float]) -> Any:
+        return _squared_loss(params, points, targets)
+
+    loss_fn = loss_of if compile is None else compile(loss_of)
+
     def step() -> None:
         for p in flat:
             p.grad = zero
-        loss = _squared_loss(params, xs, ys)
+        loss = loss_fn(xs, ys)
         loss.backward()
         last[0] = loss
 
@@ -66,6 +72,12 @@ def _scalar_bench(data: Data, value: Callable[[float], Any], zero: Any) -> Bench
 def ours(data: Data) -> Bench:
     ag = need("autograd_core")
     return _scalar_bench(data, ag.Scalar, 0.0)
+
+
+def ours_compiled(data: Data) -> Bench:
+    """The same Scalar code under ``ag.compile``: recorded on the first step, replayed."""
+    ag = need("autograd_core")
+    return _scalar_bench(data, ag.Scalar, 0.0, compile=ag.compile)
 
 
 def _micrograd_tanh(self: Any) -> Any:
@@ -91,10 +103,11 @@ def micrograd(data: Data) -> Bench:
 
 WORKLOAD = Workload(
     id="A1", title="A1 scalar MLP 2-16-16-1, 100 points, fwd+bwd",
-    make_data=make_data, systems={"ours": ours, "micrograd": micrograd},
+    make_data=make_data,
+    systems={"ours": ours, "ours-compiled": ours_compiled, "micrograd": micrograd},
     schedule={"full": (2, 10), "quick": (1, 3)},
     rtol=1e-9, atol=1e-9,
-    targets=[("ours", "micrograd", 0.2, "A")],
+    targets=[("ours", "micrograd", 0.2, "A"), ("ours-compiled", "micrograd", 0.05, "K")],
     notes=["micrograd 0.1.0 on PyPI has no tanh; the harness adds one written in "
            "micrograd's own closure style."],
 )
