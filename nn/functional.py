@@ -17,6 +17,7 @@ from autograd_core import OpError, OpTypeError, Tensor
 
 from .embedding import embedding, one_hot
 from .spatial import (
+    _tensor,
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
     adaptive_avg_pool3d,
@@ -108,10 +109,6 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("none", "mean", "sum")
-
-
-def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else ag.tensor(x)
 
 
 # --------------------------------------------------------------------------- layers
