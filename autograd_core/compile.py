@@ -156,6 +156,27 @@ class _Plan:
                     seen.add(p)
         return plan
 
+    def __str__(self) -> str:
+        lines = [f"plan: {len(self.arguments)} arguments, {len(self.params)} parameters, "
+                 f"{len(self.forward)} forward and {len(self.backward)} backward steps; "
+                 f"output v{self.out}"]
+        for k, entry in enumerate(self.signature):
+            if entry[0] == "arg":
+                lines.append(f"  v{k} = argument {entry[1]}")
+            elif entry[0] == "param":
+                lines.append(f"  v{k} = parameter")
+            elif entry[0] == "const":
+                lines.append(f"  v{k} = {entry[1]!r}")
+            else:
+                name, a, b = entry[:3]
+                lines.append(f"  v{k} = {name}(v{a}" + (f", v{b})" if b >= 0 else ")"))
+        lines.append("backward:")
+        for _, _, k, a, _b, p, first in self.backward:
+            i = 0 if p == a else 1
+            lines.append(f"  g{p} {'=' if first else '+='} rule {i} of "
+                         f"{self.signature[k][0]} at v{k}, times g{k}")
+        return "\n".join(lines)
+
     def run_forward(self, args: list[float]) -> list[Any]:
         values = list(self.template)
         for k, i in self.arguments:
@@ -207,6 +228,11 @@ class Compiled:
         self.plans: dict[Any, _Plan] = {}
         self._verified: set[Any] = set()
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    @property
+    def plan(self) -> _Plan | None:
+        """The plan recorded last (``print(compiled.plan)`` lists its steps)."""
+        return next(reversed(self.plans.values()), None)
 
     def _record(self, args: tuple, key: Any) -> tuple[_Plan, Scalar]:
         leaves, _ = _flatten(args)

@@ -121,3 +121,15 @@ def test_under_no_grad_the_function_runs_eagerly():
     with ag.no_grad():
         assert step(3.0).data == 6.0
     assert step.plans == {}
+
+
+def test_the_plan_prints_its_steps():
+    w = ag.Scalar(0.5)
+    step = ag.compile(lambda x: (w * x).tanh())
+    assert step.plan is None
+    step(2.0)
+    text = str(step.plan)
+    assert text.splitlines()[0] == (
+        "plan: 1 arguments, 1 parameters, 2 forward and 2 backward steps; output v3")
+    assert "v2 = mul(" in text and "v3 = tanh(v2)" in text
+    assert "g2 = rule 0 of tanh at v3, times g3" in text
