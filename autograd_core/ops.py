@@ -751,8 +751,8 @@ def _torch_extremum(op: Any, pick: Any, pairwise: Any, x: Tensor, dim: Any, keep
     x = _t(x)
     values = _extremum(op, x, None, keep, dim, None)
     d = _dims(x, dim, op.name)[0]
-    index = pick(x.data, axis=d, keepdims=keep) if x.ndim else np.zeros((), np.int64)
-    return ValuesIndices(values, _make(np.asarray(index, dtype=np.int64)))
+    index = _argext(pick, x, d, keep, None, None) if x.ndim else _make(np.zeros((), np.int64))
+    return ValuesIndices(values, index)
 
 
 def max(x: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,  # noqa: A001

@@ -153,9 +153,11 @@ def _anywhere(mask: Any) -> bool:
 def _pow_vjp_base(ns: Any, g: Any, out: Any, ctx: Any, a: Any, b: Any) -> Any:
     # b·a^(b−1), and 0 at a == b == 0 (not 0·0^−1 = NaN), as PyTorch: there a is replaced
     # by 1, which keeps a^(b−1) and its own derivative finite.
-    zero = (_value(b) == 0) & (_value(a) == 0)
-    if _anywhere(zero):
-        a = ns.where(zero, 1, a)
+    b_zero = _value(b) == 0  # usually a 0-d exponent: tested before a pass over a
+    if _anywhere(b_zero):
+        zero = b_zero & (_value(a) == 0)
+        if _anywhere(zero):
+            a = ns.where(zero, 1, a)
     return g * b * ns.pow(a, b - 1)
 
 
@@ -391,7 +393,7 @@ def _prod_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
     if not keepdims:
         kshape = _keep_shape(a.shape, axis)
         g, out = ns.reshape(g, kshape), ns.reshape(out, kshape)
-    zero = np.asarray(a) == 0
+    zero = _value(a) == 0
     if not zero.any():
         return g * (out / a)
     count = np.sum(zero, axis, keepdims=True)

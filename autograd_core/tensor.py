@@ -1274,6 +1274,5 @@ for _name in ("clamp_min", "clamp_max", "expm1", "atan2", "arctan2", "square", "
               "hypot", "logit", "xlogy", "frac", "deg2rad", "rad2deg", "signbit",
               "nan_to_num", "unbind", "select", "narrow", "index_select", "movedim",
               "moveaxis", "tile", "diff", "trace", "count_nonzero", "nansum", "nanmean", "dot",
-              "mm", "bmm", "mv", "outer", "addcmul", "addcdiv", "prod", "amax", "amin"):
-    if _name not in Tensor.__dict__:
-        setattr(Tensor, _name, getattr(_F, _name))
+              "mm", "bmm", "mv", "outer", "addcmul", "addcdiv"):
+    setattr(Tensor, _name, getattr(_F, _name))
