@@ -27,6 +27,7 @@ from .tensor import (
     set_default_dtype,
     tensor,
 )
+from .tracing import outside
 from .viz import draw, render, to_dot
 
 __version__ = "0.1.0"
@@ -37,5 +38,5 @@ __all__ = [
     "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "live_nodes", "manual_seed", "default_generator", "primitives", "func", "Function",
     "FunctionCtx", "detect_anomaly", "draw", "render", "to_dot", "keep_freed_memory",
-    "OpError", "OpTypeError", "compile", "CompileError", *_ops_all,
+    "OpError", "OpTypeError", "compile", "CompileError", "outside", *_ops_all,
 ]

@@ -1,4 +1,10 @@
-"""`ag.compile`: record a Scalar computation once, then replay it as a flat plan of calls.
+"""`ag.compile`: record a computation once, then replay it as a flat plan of calls.
+
+Tensor calls (any argument a Tensor or an array) are recorded by `tensor_plan`: the graph,
+the backward pass and the events `tracing` reports (optimizer steps, running statistics,
+random masks); the first two calls run eagerly and are compared, later ones replay, with a
+few plans per argument signature (`TensorCalls`).  The rest of this docstring is about
+Scalar calls.
 
 The first call runs ``fn`` eagerly and reads the graph it recorded: every op's scalar
 forward (``op.sfwd``) and backward rules (``op.vjps``), in the order the engine would run
@@ -13,7 +19,6 @@ uses is a constant; and ``fn`` takes the same path every time.  The second call 
 again and compares: a constant or a path that depends on the data (``if x.data > 0``,
 ``Scalar(x.data)``) differs there and raises ``CompileError``.  A difference that appears
 only on a later call cannot be seen; keep data-dependent control flow out of ``fn``.
-Tensor graphs are not compiled yet (issue K).
 """
 
 from __future__ import annotations
@@ -23,34 +28,45 @@ import gc
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from .engine import STATE, Const
+from .errors import CompileError
 from .namespaces import FLOAT_NS
 from .scalar import Scalar
+from .tensor import Tensor, _make
+from .tensor_plan import TensorPlan, check_same
+from .tracing import Tracer
 
 __all__ = ["CompileError", "Compiled", "compile"]
 
 
-class CompileError(RuntimeError):
-    """``fn`` cannot be compiled: it depends on its data in a way a plan cannot replay."""
-
-
-def _flatten(args: Any) -> tuple[list[Any], Any]:
-    """The leaves (floats or Scalars) of nested lists/tuples, and the nesting as a key."""
+def _nesting(args: Any, leaf_key: Callable[[Any], Any]) -> tuple[list[Any], Any]:
+    """The leaves of nested lists and tuples, and the nesting as a key (each leaf's part
+    of it given by ``leaf_key``)."""
     leaves: list[Any] = []
 
     def walk(x: Any) -> Any:
-        if isinstance(x, (list, tuple)):
+        if isinstance(x, list | tuple):
             return (type(x).__name__, tuple(walk(v) for v in x))
-        if isinstance(x, Scalar):
-            leaves.append(x)
-            return "S"
-        if isinstance(x, (int, float)):
-            leaves.append(float(x))
-            return "f"
-        raise CompileError(f"compile: arguments must be floats or Scalars (in lists or "
-                           f"tuples), got {type(x).__name__}; Tensor graphs are not "
-                           f"compiled yet")
+        leaves.append(x)
+        return ("leaf", leaf_key(x))
     return leaves, walk(args)
+
+
+def _scalar_key(x: Any) -> str:
+    if isinstance(x, Scalar):
+        return "S"
+    if isinstance(x, int | float):
+        return "f"
+    raise CompileError(f"compile: arguments must be Scalars or floats, or Tensors and "
+                       f"arrays (in lists or tuples), got {type(x).__name__}")
+
+
+def _flatten(args: Any) -> tuple[list[Any], Any]:
+    """A Scalar call's leaves (Scalars, numbers as floats) and its nesting."""
+    leaves, key = _nesting(args, _scalar_key)
+    return [x if isinstance(x, Scalar) else float(x) for x in leaves], key
 
 
 def _rebuild(key: Any, leaves: list[Any]) -> Any:
@@ -58,12 +74,18 @@ def _rebuild(key: Any, leaves: list[Any]) -> Any:
     it = iter(leaves)
 
     def build(k: Any) -> Any:
-        if isinstance(k, tuple):
-            kind, items = k
-            built = [build(v) for v in items]
-            return built if kind == "list" else tuple(built)
-        return next(it)
+        kind, items = k
+        if kind == "leaf":
+            return next(it)
+        built = [build(v) for v in items]
+        return built if kind == "list" else tuple(built)
     return build(key)
+
+
+def _has_tensor(args: Any) -> bool:
+    if isinstance(args, list | tuple):
+        return any(_has_tensor(a) for a in args)
+    return isinstance(args, Tensor | np.ndarray)
 
 
 def _with_ctx(fn: Callable, ctx: Any) -> Callable:
@@ -200,6 +222,16 @@ class _Plan:
                 leaf.grad = leaf.grad + grads[k]
 
 
+def _check_backward(create_graph: bool, spent: bool) -> None:
+    """What ``backward()`` of a replay's result refuses."""
+    if create_graph:
+        raise CompileError("compile: a replay has no graph to differentiate again; call "
+                           "the function uncompiled for higher-order gradients")
+    if spent:
+        raise RuntimeError("backward: this compiled result's backward already ran; pass "
+                           "retain_graph=True to run it twice")
+
+
 class _Replayed(Scalar):
     """A compiled call's result: its value, and ``backward()`` through the plan."""
 
@@ -209,12 +241,7 @@ class _Replayed(Scalar):
 
     def backward(self, grad: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
-        if create_graph:
-            raise CompileError("compile: a replay has no graph to differentiate again; call "
-                               "the function uncompiled for higher-order gradients")
-        if self._values is None:
-            raise RuntimeError("backward: this compiled result's backward already ran; pass "
-                               "retain_graph=True to run it twice")
+        _check_backward(create_graph, self._values is None)
         self._plan.run_backward(self._values, 1.0 if grad is None else float(grad))
         if not retain_graph:
             self._values = None
@@ -227,11 +254,14 @@ class Compiled:
         self.fn = fn
         self.plans: dict[Any, _Plan] = {}
         self._verified: set[Any] = set()
+        self._tensors = TensorCalls(fn)
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
     @property
-    def plan(self) -> _Plan | None:
+    def plan(self) -> _Plan | TensorPlan | None:
         """The plan recorded last (``print(compiled.plan)`` lists its steps)."""
+        if self._tensors.last is not None:
+            return self._tensors.last
         return next(reversed(self.plans.values()), None)
 
     def _record(self, args: tuple, key: Any) -> tuple[_Plan, Scalar]:
@@ -250,10 +280,12 @@ class Compiled:
             if was_enabled:
                 gc.enable()
 
-    def __call__(self, *args: Any) -> Scalar:
+    def __call__(self, *args: Any) -> Any:
+        if not STATE.grad_enabled or STATE.tracer is not None:  # nothing to record here,
+            return self.fn(*args)  # or a compiled call being recorded records this one too
+        if _has_tensor(args):
+            return self._tensors.call(args)
         leaves, key = _flatten(args)
-        if not STATE.grad_enabled:
-            return self.fn(*args)
         plan = self.plans.get(key)
         if plan is None:
             plan, _ = self._record(args, key)
@@ -279,6 +311,143 @@ class Compiled:
         Scalar.__init__(out, values[plan.out], requires_grad=False)
         out._plan, out._values = plan, values
         return out
+
+
+def _tensor_key(x: Any) -> Any:
+    """A Tensor call's leaf in the cache key: what a plan assumes of it."""
+    if isinstance(x, Tensor):
+        return ("Tensor", x.shape, x.dtype.str, x.requires_grad)
+    if isinstance(x, np.ndarray):
+        return ("array", x.shape, x.dtype.str)
+    if isinstance(x, Scalar):
+        raise CompileError("compile: Scalars and Tensors cannot be compiled together")
+    try:
+        hash(x)
+    except TypeError:
+        raise CompileError(f"compile: an argument of type {type(x).__name__} is neither a "
+                           f"Tensor, an array nor a hashable constant") from None
+    return ("value", type(x).__name__, x)
+
+
+def _stand_in(x: Any) -> Any:
+    """What the recording call receives for argument ``x``: a float Tensor that does not
+    require grad is replaced by one that does (sharing its array), so every op that
+    depends on it is recorded; the plan computes no gradient for it."""
+    if isinstance(x, Tensor) and not x.requires_grad and x.dtype.kind == "f":
+        t = _make(x.data)
+        t.requires_grad = True
+        return t
+    return x
+
+
+class _Variant:
+    """A plan for one cache key and one train/eval state of the modules it calls: the
+    first recording, until the second confirms it."""
+
+    __slots__ = ("guards", "plan", "verified", "out_key")
+
+    def __init__(self, plan: TensorPlan, guards: tuple[tuple[Any, bool], ...],
+                 out_key: Any) -> None:
+        self.plan, self.guards, self.out_key, self.verified = plan, guards, out_key, False
+
+    def holds(self) -> bool:
+        return all(m.training == mode for m, mode in self.guards)
+
+
+class TensorCalls:
+    """The Tensor side of `Compiled`: plans by argument shapes, dtypes and requires_grad
+    (and other arguments' values), each with a few variants by the modules' modes."""
+
+    MAX_VARIANTS = 4
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.plans: dict[Any, list[_Variant]] = {}
+        self.last: TensorPlan | None = None
+
+    def call(self, args: tuple[Any, ...]) -> Any:
+        leaves, key = _nesting(args, _tensor_key)
+        variants = self.plans.setdefault(key, [])
+        for v in variants:
+            if v.holds():
+                if v.verified:
+                    return self._replay(v, leaves)
+                # The second call: record again and compare, then replay from now on.
+                second, out_key, guards, out = self._record(key, leaves)
+                check_same(v.plan, second)
+                v.plan, v.out_key, v.verified = second, out_key, True
+                self.last = second
+                return out
+        first, out_key, guards, out = self._record(key, leaves)
+        if len(variants) == self.MAX_VARIANTS:
+            variants.pop(0)
+        variants.append(_Variant(first, guards, out_key))
+        self.last = first
+        return out
+
+    def _record(self, key: Any, leaves: list[Any]) -> tuple[TensorPlan, Any, Any, Any]:
+        """One eager call, traced: its plan, output nesting, module guards and result."""
+        inputs = [_stand_in(x) for x in leaves]
+        grad_args = {i for i, x in enumerate(leaves) if isinstance(x, Tensor) and
+                     x.requires_grad}
+        tracer = Tracer()
+        STATE.tracer = tracer
+        try:
+            out = self.fn(*_rebuild(key, inputs))
+        finally:
+            STATE.tracer = None
+        outputs, out_key = _nesting(out, lambda _: None)
+        was_enabled = gc.isenabled()
+        gc.disable()  # as for Scalar plans: many small tuples, no cycles
+        try:
+            plan = TensorPlan(tracer, inputs, grad_args, outputs)
+        finally:
+            if was_enabled:
+                gc.enable()
+        return plan, out_key, tuple(tracer.modules.values()), out
+
+    def _replay(self, v: _Variant, leaves: list[Any]) -> Any:
+        plan = v.plan
+        values, ctxs = plan.run(leaves)
+        outs = []
+        for k, value in plan.outputs:
+            if k < 0:
+                outs.append(value)
+                continue
+            node = plan.nodes[k]
+            if node._op is None:  # a leaf: the argument itself, or the parameter, buffer
+                argument = next((i for s, i in plan.arguments if s == k), None)
+                outs.append(leaves[argument] if argument is not None else
+                            node if (k, node) in plan.loads else _make(values[k]))
+            elif k in plan.backed or not node.requires_grad:
+                outs.append(_make(values[k]))
+            else:
+                outs.append(_ReplayedTensor.make(values[k], plan, k, values, ctxs, leaves))
+        return _rebuild(v.out_key, outs)
+
+
+class _ReplayedTensor(Tensor):
+    """A compiled call's output that requires grad: ``backward()`` runs the plan's rules."""
+
+    __slots__ = ("_replay",)
+    _replay: tuple[Any, ...] | None
+
+    @classmethod
+    def make(cls, data: np.ndarray, *replay: Any) -> _ReplayedTensor:
+        t = object.__new__(cls)
+        t._init(data, False)
+        t.requires_grad = True
+        t._replay = replay
+        return t
+
+    def backward(self, grad: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        _check_backward(create_graph, self._replay is None)
+        plan, k, values, ctxs, leaves = self._replay
+        seed = self._seed_grad(grad, False)
+        plan.run_backward(plan.backward_from(k), values, ctxs, leaves, seed)
+        if not retain_graph:
+            self._replay = None
 
 
 def compile(fn: Callable[..., Scalar]) -> Compiled:  # noqa: A001  (torch.compile)

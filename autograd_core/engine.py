@@ -63,6 +63,9 @@ class _State(threading.local):
         self.anomaly_check_forward = False
         # scope or anomaly: the one flag every recorded op tests (see _annotate).
         self.annotate = False
+        # While ag.compile records a call: its ``tracing.Tracer``, told of what the graph
+        # alone does not show (backward calls, computations outside the graph); else None.
+        self.tracer: Any = None
 
     @property
     def scope(self) -> tuple[str, ...]:
@@ -580,6 +583,8 @@ def backward(node: Node, grad: Any = None, retain_graph: bool | None = None,
         raise RuntimeError(
             f"backward: {node._describe()} does not require grad and has no graph; did you "
             f"forget requires_grad=True on an input, or run the forward under no_grad()?")
+    if STATE.tracer is not None:
+        STATE.tracer.backward(node._node, grad, create_graph)
     seed = node._seed_grad(grad, create_graph)
     if retain_graph is None:
         retain_graph = create_graph
@@ -600,6 +605,9 @@ def grad(outputs: Node | Sequence[Node], inputs: Node | Sequence[Node],
     >>> gx.tolist()
     [2.0, 4.0]
     """
+    if STATE.tracer is not None and not create_graph:
+        STATE.tracer.refuse("grad() without create_graph=True (its result is a constant "
+                            "to a plan; call backward() in the function instead)")
     outs = [outputs] if isinstance(outputs, Node) else list(outputs)
     ins = [inputs] if isinstance(inputs, Node) else list(inputs)
     if grad_outputs is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["OpError", "OpTypeError"]
+__all__ = ["CompileError", "OpError", "OpTypeError"]
 
 
 class OpError(ValueError, RuntimeError):
@@ -14,3 +14,9 @@ class OpError(ValueError, RuntimeError):
 class OpTypeError(TypeError, RuntimeError):
     """An op does not take this dtype (bitwise ops on floats): a TypeError and, as in
     PyTorch, a RuntimeError."""
+
+
+class CompileError(RuntimeError):
+    """``ag.compile`` cannot replay a function: it depends on its data in a way a plan
+    cannot repeat (a Python branch on a value, ``.item()``, a constant computed from an
+    array outside the graph), or it uses something a plan does not hold (hooks)."""

@@ -10,6 +10,7 @@ Three neighbours hold the rest of the API and are re-exported here: ``selection`
 from __future__ import annotations
 
 import builtins
+import functools
 import operator
 from collections.abc import Sequence
 from types import SimpleNamespace
@@ -32,6 +33,7 @@ from .tensor import (
     _operand,
     _unary,
 )
+from .tracing import outside
 
 __all__ = [
     "abs",
@@ -964,17 +966,23 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any =
     """log(sum(exp(x))) computed stably: the (detached) maximum is subtracted first."""
     x = _t(x)
     axes = _axes(x, axis, dim)
-    m = np.max(x.data, axis=axes, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0).astype(x.data.dtype)
+    m = outside(functools.partial(_finite_max, axes), x)  # a constant to the gradient
     out = log(sum(exp(x - m), axes, True)) + m
     return out if _keep(keepdims, keepdim) else squeeze(out, axes)
+
+
+def _finite_max(axes: tuple[int, ...] | None, a: np.ndarray) -> np.ndarray:
+    """The max along ``axes`` (kept; None: all), 0 where it is not finite: the stable
+    shift."""
+    m = np.max(a, axis=axes, keepdims=True)
+    return np.where(np.isfinite(m), m, 0).astype(a.dtype)
 
 
 def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the detached max for stability."""
     x = _t(x)
     axes = _axes(x, axis, dim)
-    e = exp(x - np.max(x.data, axis=axes, keepdims=True))
+    e = exp(x - outside(functools.partial(np.max, axis=axes, keepdims=True), x))
     return e / sum(e, axes, True)
 
 

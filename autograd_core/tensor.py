@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -170,12 +171,14 @@ class Tensor(Node):
         return self.data
 
     def item(self) -> Any:
+        _reads_value("item()")
         if self.data.size != 1:
             raise ValueError(f"item: only a one-element tensor converts to a Python number, "
                              f"got shape {self.data.shape}")
         return self.data.item()
 
     def tolist(self) -> Any:
+        _reads_value("tolist()")
         return self.data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -197,6 +200,7 @@ class Tensor(Node):
         return int(self.item())
 
     def __bool__(self) -> bool:
+        _reads_value("bool(tensor) (an if or while on a tensor's value)")
         if self.data.size != 1:
             raise ValueError(f"bool: the truth value of a tensor of shape {self.data.shape} "
                              f"is ambiguous; use .any() or .all()")
@@ -1114,6 +1118,25 @@ def _made_by(data: np.ndarray, op: Op, inputs: tuple, ctx: Any = None, fits: boo
     return t
 
 
+class TracedNode(TensorNode):
+    """While ag.compile records a call: the node of an op no gradient flows through (no
+    input requires grad, or grad mode is off), kept so the plan recomputes its value on a
+    replay instead of keeping it as a constant.  It never requires grad, so backward and
+    every graph walk that follows ``requires_grad`` pass it by."""
+
+    __slots__ = ()
+    requires_grad = False  # type: ignore[misc]
+
+
+def _traced(data: np.ndarray, op: Op, inputs: tuple, ctx: Any = None) -> Tensor:
+    """The result of ``op`` that needs no gradient, while a call is being compiled: as
+    `_make`'s, but with a `TracedNode` as ``grad_fn`` (``requires_grad`` stays False)."""
+    t = _made_by(data, op, inputs, ctx)
+    t.grad_fn.__class__ = TracedNode  # type: ignore[union-attr]
+    t.requires_grad = False
+    return t
+
+
 def _make(data: np.ndarray) -> Tensor:
     """A leaf Tensor around ``data`` (no checks: the hot path of every op)."""
     t = _new(Tensor)
@@ -1216,7 +1239,7 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
     if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
         return _made_by(data, op, (a, b), None,
                         number or (ad.dtype is bd.dtype and ad.shape == bd.shape))
-    return _make(data)
+    return _make(data) if STATE.tracer is None else _traced(data, op, (a, b))
 
 
 def _unary(op: Op, a: Any, *ctx: Any) -> Tensor:
@@ -1230,7 +1253,7 @@ def _unary(op: Op, a: Any, *ctx: Any) -> Tensor:
         data = _float_result(data, a.data)
     if a.requires_grad and STATE.grad_enabled:
         return _made_by(data, op, (a,), ctx or None)
-    return _make(data)
+    return _make(data) if STATE.tracer is None else _traced(data, op, (a,), ctx or None)
 
 
 def _apply(op: Op, inputs: tuple[Tensor, ...], data: Any, ctx: Any = None,
@@ -1249,7 +1272,7 @@ def _apply(op: Op, inputs: tuple[Tensor, ...], data: Any, ctx: Any = None,
                 out = _made_by(data, op, inputs, ctx)
                 break
     if out is None:
-        out = _make(data)
+        out = _make(data) if STATE.tracer is None else _traced(data, op, inputs, ctx)
     if view_of is not None:
         out._vc = view_of._share_version()
     return out
@@ -1260,10 +1283,24 @@ def _compare(fn: Callable, a: Tensor, b: Any) -> Tensor:
     if isinstance(bd, Node):
         raise TypeError(f"comparison: cannot compare a Tensor with a {type(b).__name__}")
     try:
-        return _make(np.asarray(fn(a.data, bd)))
+        out = _make(_compared(fn, a.data, bd))
     except ValueError:
         raise OpError(f"comparison: shapes {a.data.shape} and {np.shape(bd)} cannot be "
                       f"broadcast together") from None
+    if STATE.tracer is not None:  # ag.compile: a mask computed outside the graph
+        STATE.tracer.outside(functools.partial(_compared, fn), (a, b), (out,))
+    return out
+
+
+def _compared(fn: Callable, a: Any, b: Any) -> np.ndarray:
+    return np.asarray(fn(a, b))
+
+
+def _reads_value(what: str) -> None:
+    """Refuse, while ag.compile records, what turns a tensor's value into Python."""
+    if STATE.tracer is not None:
+        STATE.tracer.refuse(f"{what} (it turns a tensor's value into a Python value, "
+                            f"which a plan would keep as a constant)")
 
 
 from . import ops as _F  # noqa: E402  (methods below the class call the functional API)

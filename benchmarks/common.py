@@ -112,6 +112,25 @@ def optimizer_step(opt: Any, loss_fn: Callable[[], Any]) -> Callable[[], float]:
     return step
 
 
+def compiled_step(ag: ModuleType, opt: Any, loss_of: Callable[..., Any],
+                  next_batch: Callable[[], tuple[Any, ...]]) -> Callable[[], float]:
+    """The same PyTorch-shaped step as `optimizer_step`, the whole of it (zero_grad, loss,
+    backward, the update) under ``ag.compile``, the batch passed as its arguments."""
+
+    @ag.compile
+    def train(*batch: Any) -> Any:
+        opt.zero_grad()
+        loss = loss_of(*batch)
+        loss.backward()
+        opt.step()
+        return loss
+
+    def step() -> float:
+        return train(*next_batch()).item()
+
+    return step
+
+
 def engine_step(ag: ModuleType, params: Sequence[Any], loss_fn: Callable[[], Any],
                 update: AdamNumpy | SGDMomentumNumpy) -> Callable[[], float]:
     """The raw-engine step: clear grads, loss, backward, then ``update`` the parameters'

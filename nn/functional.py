@@ -7,6 +7,7 @@ class scores on axis 1).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -142,7 +143,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: 
     [-1.0, 3.0]
     """
     x = _tensor(input)
-    return ag.where(x.data > 0, x, x * negative_slope)
+    return ag.where(x > 0, x, x * negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
@@ -155,7 +156,7 @@ def elu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
     [0.0, 2.0]
     """
     x = _tensor(input)
-    return ag.where(x.data > 0, x, alpha * (ag.exp(ag.clip(x, None, 0.0)) - 1))
+    return ag.where(x > 0, x, alpha * (ag.exp(ag.clip(x, None, 0.0)) - 1))
 
 
 def _softplus(z: Tensor) -> Tensor:
@@ -167,7 +168,7 @@ def _softplus(z: Tensor) -> Tensor:
     method on logistic regression usually starts there.  Each side is fed a clamped input,
     so the side ``where`` discards stays finite and passes no NaN into the gradient.
     """
-    positive = z.data > 0
+    positive = z > 0
     zp, zn = ag.where(positive, z, 0.0), ag.where(positive, 0.0, z)
     return ag.where(positive, zp + ag.log1p(ag.exp(-zp)), ag.log1p(ag.exp(zn)))
 
@@ -181,7 +182,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     x = _tensor(input)
     z = x * beta if beta != 1 else x
     soft = _softplus(z) / beta if beta != 1 else _softplus(z)
-    return ag.where(z.data > threshold, x, soft)
+    return ag.where(z > threshold, x, soft)
 
 
 SELU_ALPHA = 1.6732632423543772848170429916717  # Klambauer et al. 2017, as PyTorch
@@ -235,7 +236,7 @@ def celu(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (it divides the input)")
     x = _tensor(input)
-    return ag.where(x.data > 0, x, alpha * (ag.exp(ag.clip(x, None, 0.0) / alpha) - 1))
+    return ag.where(x > 0, x, alpha * (ag.exp(ag.clip(x, None, 0.0) / alpha) - 1))
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:  # noqa: A002
@@ -244,8 +245,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tens
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
     x = _tensor(input)
-    inside = (x.data > min_val) & (x.data < max_val)
-    return ag.where(inside, x, ag.Tensor(np.clip(x.data, min_val, max_val)))
+    inside = ag.outside(lambda a: (a > min_val) & (a < max_val), x)
+    return ag.where(inside, x, ag.outside(lambda a: np.clip(a, min_val, max_val), x))
 
 
 def relu6(input: Tensor) -> Tensor:  # noqa: A002
@@ -321,8 +322,15 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
     if p == 1.0:
         return x * 0.0
     gen = generator if generator is not None else ag.default_generator()
-    keep = gen.random(x.shape, dtype=np.float32) >= p
-    return x * (keep * np.asarray(1.0 / (1.0 - p), dtype=x.dtype))
+    # Drawn by ag.outside: a compiled step draws a new mask from the same stream each time.
+    return x * ag.outside(functools.partial(_dropout_mask, gen, x.shape, p, x.dtype))
+
+
+def _dropout_mask(gen: np.random.Generator, shape: tuple[int, ...], p: float,
+                  dtype: np.dtype) -> np.ndarray:
+    """Survivors scaled by 1/(1 − p), the dropped zero."""
+    keep = gen.random(shape, dtype=np.float32) >= p
+    return keep * np.asarray(1.0 / (1.0 - p), dtype=dtype)
 
 
 # -------------------------------------------------------------------- normalisation
@@ -364,20 +372,30 @@ def batch_norm(input: Tensor, running_mean: Tensor | None,  # noqa: A002
                              f"training, got input of shape {x.shape}")
         xhat, mu, var = _standardize(x, axes, eps)
         if running_mean is not None and running_var is not None:
-            unbiased = var.data.reshape(-1) * (count / (count - 1))
-            _blend(running_mean, mu.data.reshape(-1), momentum)
-            _blend(running_var, unbiased, momentum)
+            # By ag.outside: a compiled step updates the statistics on every replay.
+            ag.outside(functools.partial(_update_running, running_mean, running_var,
+                                         momentum, count), mu, var)
         return _affine(xhat, weight, bias, stat_shape)
     if running_mean is None or running_var is None:
         raise ValueError("batch_norm: running_mean and running_var are needed when not "
                          "training")
     # Fold the running statistics into one scale and shift: two full-size ops, not four.
-    inv_std = 1.0 / np.sqrt(running_var.data + eps)
+    # Tensor ops on the buffers (no gradient), which a compiled step replays.
+    inv_std = 1.0 / ag.sqrt(running_var + eps)
     scale: Any = inv_std if weight is None else weight * inv_std.astype(weight.dtype)
-    shift: Any = -running_mean.data * scale
+    shift: Any = -running_mean * scale
     if bias is not None:
         shift = shift + bias
     return x * ag.reshape(scale, stat_shape) + ag.reshape(shift, stat_shape)
+
+
+def _update_running(running_mean: Tensor, running_var: Tensor, momentum: Any, count: int,
+                    mu: np.ndarray, var: np.ndarray) -> None:
+    """The running statistics' update, with the *unbiased* batch variance.  ``momentum``
+    may be a function giving it (BatchNorm's cumulative average reads its batch count)."""
+    m = momentum() if callable(momentum) else momentum
+    _blend(running_mean, mu.reshape(-1), m)
+    _blend(running_var, var.reshape(-1) * (count / (count - 1)), m)
 
 
 def _blend(running: Tensor, batch: np.ndarray, momentum: float) -> None:
@@ -432,45 +450,60 @@ def _class_axis(x: Tensor, who: str) -> int:
 
 
 def _index_targets(x: Tensor, target: Any, weight: Any, ignore_index: int | None,
-                   label_smoothing: float, who: str) -> tuple[np.ndarray, Any]:
+                   label_smoothing: float, who: str) -> tuple[Tensor, Tensor]:
     """Class-index targets as a dense constant T with loss = −Σ_c log p_c · T_c, and the
     mean's denominator Σ_n w[y_n] over non-ignored samples (PyTorch's weighted mean).
 
     With label smoothing ε (PyTorch): T = (1 − ε)·w_y·onehot(y) + (ε/C)·w_c, both terms
-    zero for ignored samples and sharing that same denominator.
+    zero for ignored samples and sharing that same denominator.  Computed from the
+    target's array by `ag.outside`, so a compiled step recomputes them for each batch.
     """
     axis = _class_axis(x, who)
-    n_classes = x.shape[axis]
-    y = np.asarray(target.data if isinstance(target, Tensor) else target)
-    expected = x.shape[:axis] + x.shape[axis + 1:]
+    w = None if weight is None else _weight_array(weight, x.shape[axis], x, who)
+    return ag.outside(functools.partial(_index_target_arrays, x.shape, x.dtype, axis, w,
+                                        ignore_index, label_smoothing, who), target)
+
+
+def _index_target_arrays(shape: tuple[int, ...], dtype: np.dtype, axis: int,
+                         weight: np.ndarray | None, ignore_index: int | None,
+                         label_smoothing: float, who: str, target: Any
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    n_classes = shape[axis]
+    y = np.asarray(target)
+    expected = shape[:axis] + shape[axis + 1:]
     if y.shape != expected:
         # PyTorch's types: a batch-size mismatch is a ValueError, any other a RuntimeError.
         batch_mismatch = axis == 1 and y.ndim == len(expected) and y.shape[0] != expected[0]
         error = ValueError if batch_mismatch else RuntimeError
         raise error(f"{who}: class-index target must have shape {expected} for input of "
-                    f"shape {x.shape}, got {y.shape}")
+                    f"shape {shape}, got {y.shape}")
     if y.dtype.kind not in "iu":  # as torch: float targets are probabilities, (N, C, ...)
         raise OpTypeError(f"{who}: a target of shape {y.shape} holds class indices and must "
                           f"be integers, got dtype {y.dtype}; class probabilities have the "
-                          f"input's shape {x.shape}")
+                          f"input's shape {shape}")
     valid = np.ones(y.shape, bool) if ignore_index is None else y != ignore_index
     bad = valid & ((y < 0) | (y >= n_classes))
     if bad.any():
         raise IndexError(f"{who}: target {y[bad].flat[0]} is out of bounds for "
                          f"{n_classes} classes")
     y = np.where(valid, y, 0)
-    class_shape = [1] * x.ndim
+    class_shape = [1] * len(shape)
     class_shape[axis] = n_classes
     classes = np.arange(n_classes).reshape(class_shape)
     valid_c = np.expand_dims(valid, axis)
     onehot = (np.expand_dims(y, axis) == classes) & valid_c
-    w = (np.ones(n_classes, x.dtype) if weight is None
-         else _weight_array(weight, n_classes, x, who))
+    w = np.ones(n_classes, dtype) if weight is None else weight
     w_c = w.reshape(class_shape)
     t = onehot * w_c
     if label_smoothing:
         t = (1.0 - label_smoothing) * t + (label_smoothing / n_classes) * (valid_c * w_c)
-    return t.astype(x.dtype), (w[y] * valid).sum()
+    return t.astype(dtype), np.asarray((w[y] * valid).sum())
+
+
+def _nan_if_zero(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A mean's divisor and offset: (d, 0), or (1, NaN) when d is 0."""
+    zero = d == 0
+    return np.where(zero, np.ones_like(d), d), np.where(zero, np.nan, 0).astype(d.dtype)
 
 
 def _weight_array(weight: Any, n_classes: int, x: Tensor, who: str) -> np.ndarray:
@@ -489,9 +522,12 @@ def _weighted_nll(logp: Tensor, t: Any, denominator: Any, reduction: str, axis: 
     total = -(logp * t).sum()
     if reduction != "mean":
         return total
-    if denominator == 0:  # every target ignored: NaN as PyTorch, with its zero gradient
-        return total * 0.0 + math.nan
-    return total / denominator
+    if not isinstance(denominator, Tensor):
+        return total / denominator
+    # Every target ignored: NaN as PyTorch, with its zero gradient (T is all zeros).  No
+    # branch on the value, so a compiled step handles any batch.
+    divisor, offset = ag.outside(_nan_if_zero, denominator)
+    return total / divisor + offset
 
 
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, *,  # noqa: A002
@@ -657,9 +693,20 @@ def _clamped_log(z: Tensor) -> Tensor:
     of exactly 0 or 1 give a finite loss.  The gradient is the clamped forward's: zero where
     the clamp acts (PyTorch's hand-written backward instead divides by max(z(1 − z), 1e-12)).
     The inner ``where`` feeds log a 1 there, so its 1/z cannot turn 0·inf into NaN."""
-    with np.errstate(divide="ignore"):
-        live = np.log(z.data) > -100.0
+    live = ag.outside(_above_log_floor, z)
     return ag.where(live, ag.log(ag.where(live, z, 1.0)), -100.0)
+
+
+def _above_log_floor(z: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(z) > -100.0
+
+
+def _check_probabilities(x: np.ndarray) -> None:
+    if x.size and not (np.all(x >= 0) and np.all(x <= 1)):
+        raise OpError(f"binary_cross_entropy: all elements of input should be between 0 "
+                      f"and 1, got values in [{np.nanmin(x)}, {np.nanmax(x)}] (shape "
+                      f"{x.shape})")
 
 
 def _elementwise_weight(weight: Any, x: Tensor, who: str) -> np.ndarray:
@@ -688,10 +735,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, *,  # n
     _check_reduction(reduction, who)
     x = _tensor(input)
     y = _same_shape(x, target, who)
-    if x.size and not (np.all(x.data >= 0) and np.all(x.data <= 1)):
-        raise OpError(f"{who}: all elements of input should be between 0 and 1, got "
-                      f"values in [{np.nanmin(x.data)}, {np.nanmax(x.data)}] "
-                      f"(shape {x.shape})")
+    ag.outside(_check_probabilities, x)  # by ag.outside: a compiled step checks too
     loss = -(_clamped_log(x) * y + _clamped_log(1.0 - x) * (1.0 - y))
     if weight is not None:
         loss = loss * _elementwise_weight(weight, x, who)
@@ -700,7 +744,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, *,  # n
 
 def _xlogx(t: Tensor) -> Tensor:
     """t·log t with 0·log 0 = 0 (PyTorch's xlogy(t, t)); the gradient there is 0, not NaN."""
-    zero = t.data == 0
+    zero = t == 0
     return ag.where(zero, 0.0, t * ag.log(ag.where(zero, 1.0, t)))
 
 
@@ -746,7 +790,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean",  # noqa: A00
     x = _tensor(input)
     d = x - _same_shape(x, target, who)
     size = ag.abs(d)
-    loss = ag.where(size.data < delta, 0.5 * d * d, delta * (size - 0.5 * delta))
+    loss = ag.where(size < delta, 0.5 * d * d, delta * (size - 0.5 * delta))
     if weight is not None:
         if np.shape(weight) != x.shape:
             raise ValueError(f"{who}: weight shape {np.shape(weight)} differs from input "
@@ -772,7 +816,7 @@ def smooth_l1_loss(input: Tensor, target: Any, *, reduction: str = "mean",  # no
     size = ag.abs(d)
     if beta == 0:
         return _reduce(size, reduction)
-    return _reduce(ag.where(size.data < beta, (0.5 / beta) * d * d, size - 0.5 * beta),
+    return _reduce(ag.where(size < beta, (0.5 / beta) * d * d, size - 0.5 * beta),
                    reduction)
 
 

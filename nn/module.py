@@ -105,6 +105,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}: forward() is not defined")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if STATE.tracer is not None:  # ag.compile replays the plan only in this mode
+            STATE.tracer.module(self)
         prev = STATE.scope
         scope = self._scope(prev)
         STATE.scope = scope

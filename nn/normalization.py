@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+import autograd_core as ag
 from autograd_core import Tensor, get_default_dtype
 
 from . import functional as F
@@ -59,15 +60,22 @@ class _BatchNorm(Module):
         if input.shape[1] != self.num_features:
             raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels "
                              f"on axis 1, got input of shape {input.shape}")
-        momentum = self.momentum
+        momentum: Any = self.momentum
         if self.training and self.track_running_stats:
-            tracked = self.num_batches_tracked
-            tracked.data = tracked.data + 1
+            ag.outside(self._count_batch)  # by ag.outside: a compiled step counts it too
             if momentum is None:
-                momentum = 1.0 / float(tracked.data)
+                momentum = self._cumulative_momentum
         return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                             self.training or not self.track_running_stats,
                             0.0 if momentum is None else momentum, self.eps)
+
+    def _count_batch(self) -> None:
+        tracked = self.num_batches_tracked
+        tracked.data = tracked.data + 1
+
+    def _cumulative_momentum(self) -> float:
+        """momentum=None: the running statistics are the plain average of every batch."""
+        return 1.0 / float(self.num_batches_tracked.data)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
@@ -11,7 +12,7 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import Tensor
-from autograd_core.engine import bump_version
+from autograd_core.engine import STATE, bump_version
 
 __all__ = ["Optimizer", "check_range", "owned", "work_array"]
 
@@ -178,6 +179,8 @@ class Optimizer:
         A fresh tensor rather than zeroing in place, so a gradient someone still holds (or a
         ``create_graph`` graph that saved it) is never modified behind their back.
         """
+        if STATE.tracer is not None:  # ag.compile: the replay clears the grads here too
+            STATE.tracer.call(functools.partial(self.zero_grad, set_to_none))
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
@@ -189,6 +192,10 @@ class Optimizer:
         ``closure`` re-evaluates the model (typically zero_grad, forward, backward) and
         returns the loss; it runs with grad mode on, the update itself with it off.
         """
+        if STATE.tracer is not None:  # ag.compile: the replay runs this same update here
+            if closure is not None:
+                STATE.tracer.refuse("optimizer.step(closure)")
+            STATE.tracer.call(self.step)
         loss = None
         if closure is not None:
             with ag.enable_grad():

@@ -103,8 +103,10 @@ def test_data_dependent_paths_and_constants_are_caught_on_the_second_call():
 
 def test_errors_for_what_cannot_be_compiled():
     w = ag.Scalar(1.0)
-    with pytest.raises(ag.CompileError, match="arguments must be floats or Scalars"):
-        ag.compile(lambda t: w)(ag.tensor([1.0]))
+    with pytest.raises(ag.CompileError, match="arguments must be Scalars or floats"):
+        ag.compile(lambda s: w)("text")
+    with pytest.raises(ag.CompileError, match="Scalars and Tensors cannot be compiled"):
+        ag.compile(lambda t, s: w)(ag.tensor([1.0]), w)
     with pytest.raises(ag.CompileError, match="must return a Scalar"):
         ag.compile(lambda x: 3.0)(1.0)
     out = ag.compile(lambda x: w * x)(2.0)

@@ -22,6 +22,7 @@ EXPECTED = [
     "06_batchnorm_dropout.ipynb",
     "07_gradient_checking.ipynb",
     "08_higher_order.ipynb",
+    "10_compile.ipynb",
 ]
 TIMEOUT = 120  # seconds per cell; each notebook takes well under a minute in total
 

@@ -13,6 +13,7 @@ from ..common import (
     SGDMomentumNumpy,
     Workload,
     batch_cycle,
+    compiled_step,
     engine_step,
     load_param,
     loss_bench,
@@ -158,7 +159,7 @@ def ours(data: Data) -> Bench:
     return loss_bench(engine_step(ag, params, loss, sgd))
 
 
-def ours_nn(data: Data) -> Bench:
+def ours_nn(data: Data, compiled: bool = False) -> Bench:
     """The project's nn.Conv2d / nn.MaxPool2d / nn.Linear, cross_entropy and optim.SGD."""
     ag = need("autograd_core")
     nn, optim = need_nn()
@@ -172,13 +173,20 @@ def ours_nn(data: Data) -> Bench:
                              [ag.as_tensor(y) for y in data["y"]])
     cross_entropy = nn.functional.cross_entropy
 
-    def loss() -> Any:
-        x, target = next_batch()
+    def loss_of(x: Any, target: Any) -> Any:
         h = pool(ag.relu(conv1(x)))
         h = pool(ag.relu(conv2(h)))
         return cross_entropy(fc(h.reshape(BATCH, FEATURES)), target)
 
-    return loss_bench(optimizer_step(optim.SGD(params, lr=LR, momentum=MOMENTUM), loss))
+    opt = optim.SGD(params, lr=LR, momentum=MOMENTUM)
+    if compiled:
+        return loss_bench(compiled_step(ag, opt, loss_of, next_batch))
+    return loss_bench(optimizer_step(opt, lambda: loss_of(*next_batch())))
+
+
+def ours_compiled(data: Data) -> Bench:
+    """The same nn + optim step, the whole of it under ``ag.compile``."""
+    return ours_nn(data, compiled=True)
 
 
 def torch(data: Data) -> Bench:
@@ -207,9 +215,11 @@ def torch(data: Data) -> Bench:
 WORKLOAD = Workload(
     id="W5", title="W5 CNN step (64,1,28,28), 2x conv3x3+ReLU+pool, linear, SGD",
     make_data=make_data,
-    systems={"numpy": numpy_floor, "ours": ours, "ours-nn": ours_nn, "torch": torch},
+    systems={"numpy": numpy_floor, "ours": ours, "ours-nn": ours_nn,
+             "ours-compiled": ours_compiled, "torch": torch},
     schedule={"full": (5, 40), "quick": (3, 10)}, check_steps=2,
     rtol=1e-4, atol=1e-5,
     targets=[("ours", "numpy", 1.15, "H"), ("ours-nn", "numpy", 1.15, "H"),
-             ("ours", "torch", 1.3, "H stretch"), ("ours-nn", "torch", 1.3, "H stretch")],
+             ("ours", "torch", 1.3, "H stretch"), ("ours-nn", "torch", 1.3, "H stretch"),
+             ("ours-compiled", "torch", 0.9, "K")],
 )
