@@ -241,8 +241,10 @@ class _Replayed(Scalar):
 
     def backward(self, grad: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
-        _check_backward(create_graph, self._values is None)
-        self._plan.run_backward(self._values, 1.0 if grad is None else float(grad))
+        values = self._values
+        _check_backward(create_graph, values is None)
+        assert values is not None
+        self._plan.run_backward(values, 1.0 if grad is None else float(grad))
         if not retain_graph:
             self._values = None
 
@@ -358,7 +360,7 @@ class TensorCalls:
     """The Tensor side of `Compiled`: plans by argument shapes, dtypes and requires_grad
     (and other arguments' values), each with a few variants by the modules' modes."""
 
-    MAX_VARIANTS = 4
+    MAX_KEYS, MAX_VARIANTS = 8, 4  # the oldest goes first
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn = fn
@@ -367,7 +369,11 @@ class TensorCalls:
 
     def call(self, args: tuple[Any, ...]) -> Any:
         leaves, key = _nesting(args, _tensor_key)
-        variants = self.plans.setdefault(key, [])
+        variants = self.plans.get(key)
+        if variants is None:
+            if len(self.plans) == self.MAX_KEYS:
+                del self.plans[next(iter(self.plans))]
+            variants = self.plans[key] = []
         for v in variants:
             if v.holds():
                 if v.verified:
@@ -375,6 +381,7 @@ class TensorCalls:
                 # The second call: record again and compare, then replay from now on.
                 second, out_key, guards, out = self._record(key, leaves)
                 check_same(v.plan, second)
+                second.finalize()
                 v.plan, v.out_key, v.verified = second, out_key, True
                 self.last = second
                 return out
@@ -442,8 +449,10 @@ class _ReplayedTensor(Tensor):
 
     def backward(self, grad: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
-        _check_backward(create_graph, self._replay is None)
-        plan, k, values, ctxs, leaves = self._replay
+        replay = self._replay
+        _check_backward(create_graph, replay is None)
+        assert replay is not None
+        plan, k, values, ctxs, leaves = replay
         seed = self._seed_grad(grad, False)
         plan.run_backward(plan.backward_from(k), values, ctxs, leaves, seed)
         if not retain_graph:

@@ -17,7 +17,9 @@ What a slot holds on a replay:
 
 Two recordings of the same call are compared (`check_same`): a constant, a context or a
 leaf that differs between them came from the data by a route the graph does not show,
-and the plan would replay it stale, so that raises `CompileError` naming the op.
+and the plan would replay it stale, so that raises `CompileError` naming the op.  What
+no comparison can see: a Python branch on numpy values read from ``.data`` that went the
+same way both times (``bool(tensor)`` and ``.item()`` refuse while recording).
 """
 
 from __future__ import annotations
@@ -193,7 +195,7 @@ class TensorPlan:
                                       root.dtype)  # type: ignore[attr-defined]
                 else:
                     seed = None
-                steps.append((seq, (_BACKWARD, self._backward(root, position), seed)))
+                steps.append((seq, (_BACKWARD, root, seed)))  # its rules: see finalize
                 self.entries.append(("backward", position[id(root)], seed))
                 self.backed.add(position[id(root)])
             elif kind == "call":
@@ -210,7 +212,15 @@ class TensorPlan:
         self.outputs = [(position[id(o._node)], None) if isinstance(o, Tensor) else (-1, o)
                         for o in outputs]
         self.entries.append(("outputs", self.outputs))
+        self.finalized = False
+
+    def finalize(self) -> None:
+        """Make the recording replayable: the backward steps' rules and when each value
+        is released (not needed for the first recording, which is only compared)."""
+        self.steps = [(_BACKWARD, self._backward(st[1], self.position), st[2])
+                      if st[0] == _BACKWARD else st for st in self.steps]
         self._schedule_release()
+        self.finalized = True
 
     def _extra(self, value: Any) -> int:
         self.template.append(value)
@@ -329,10 +339,12 @@ class TensorPlan:
                 lines.append(f"  {outs} = outside {_name(st[1])}({ins})")
             elif st[0] == _CALL:
                 lines.append(f"  call {_name(st[1])}()")
-            else:
+            elif self.finalized:
                 root, rules, targets = st[1]
                 lines.append(f"  backward from v{root}: {len(rules)} rules into "
                              f"{len(targets)} gradients")
+            else:
+                lines.append(f"  backward from v{self.position[id(st[1])]}")
         outs = ", ".join(f"v{k}" if k >= 0 else repr(v) for k, v in self.outputs)
         lines.append(f"  return {outs}")
         return "\n".join(lines)
@@ -452,6 +464,12 @@ def check_same(first: TensorPlan, second: TensorPlan) -> None:
                            f"function's path depends on its data")
     for e1, e2 in zip(first.entries, second.entries, strict=True):
         kind = e1[0]
+        if kind not in ("leaf", "parameter"):  # (tensors: compared below)
+            try:  # the common case, fast: equal by ==, arrays of one element included
+                if e1 == e2:
+                    continue
+            except ValueError:  # arrays inside: compared element by element below
+                pass
         if kind != e2[0]:
             raise CompileError(f"compile: the second call took another path ({kind} where "
                                f"the first had {e2[0]}): the function's path depends on its "
