@@ -946,7 +946,7 @@ def _argext(fn: Any, x: Tensor, axis: Any, keepdims: bool, dim: Any, keepdim: An
     x = _t(x)
     if dim is not None:
         axis = dim
-    return _make(np.asarray(fn(x.data, axis=axis, keepdims=_keep(keepdims, keepdim))))
+    return outside(functools.partial(fn, axis=axis, keepdims=_keep(keepdims, keepdim)), x)
 
 
 def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False, *,

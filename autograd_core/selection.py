@@ -5,6 +5,7 @@ so their gradients are those ops' rules."""
 from __future__ import annotations
 
 import builtins
+import functools
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from .ops import (
     where,
 )
 from .tensor import Tensor, _make
+from .tracing import outside
 
 
 def _open_grid(index: np.ndarray, dim: int) -> tuple[np.ndarray, ...]:
@@ -82,10 +84,6 @@ def take_along_dim(x: Tensor, indices: Any, dim: int | None = None) -> Tensor:
     return gather(broadcast_to(x, tuple(xs)), d, np.broadcast_to(idx, tuple(ids)))
 
 
-def _with_indices(x: Tensor, idx: np.ndarray, d: int) -> ValuesIndices:
-    return ValuesIndices(gather(x, d, idx), _make(idx.astype(np.int64, copy=False)))
-
-
 def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
          ) -> ValuesIndices:
     """Sorted values and their indices along ``dim`` (torch.sort).  Always stable: ties keep
@@ -94,10 +92,14 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     d = _dims(x, dim, "sort")[0]
     if x.ndim == 0:
         return ValuesIndices(x, _make(np.zeros((), np.int64)))
-    key = x.data
+    order = outside(functools.partial(_sort_order, d, descending), x)
+    return ValuesIndices(gather(x, d, order.data), order)
+
+
+def _sort_order(d: int, descending: bool, key: np.ndarray) -> np.ndarray:
     if descending:  # a stable ascending sort of the negated keys keeps ties in order
         key = -(key.astype(np.int64) if key.dtype.kind in "bu" else key)
-    return _with_indices(x, np.argsort(key, axis=d, kind="stable"), d)
+    return np.argsort(key, axis=d, kind="stable").astype(np.int64, copy=False)
 
 
 def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
@@ -126,12 +128,18 @@ def _cumulative_extreme(x: Tensor, dim: int, who: str, accumulate: Any) -> Value
     d = _dims(x, dim, who)[0]
     if x.ndim == 0:
         return ValuesIndices(x, _make(np.zeros((), np.int64)))
-    running = accumulate(x.data, axis=d)
-    # A "record" is an element equal to the running extreme so far; each output takes the
-    # latest record at or before it (ties go to the later index, as torch).
-    positions = np.arange(x.shape[d]).reshape((-1,) + (1,) * (x.ndim - 1 - d))
-    record = np.where(x.data == running, positions, 0)
-    return _with_indices(x, np.maximum.accumulate(record, axis=d), d)
+    order = outside(functools.partial(_cumulative_order, d, accumulate), x)
+    return ValuesIndices(gather(x, d, order.data), order)
+
+
+def _cumulative_order(d: int, accumulate: Any, a: np.ndarray) -> np.ndarray:
+    """Where each running extreme was reached: a "record" is an element equal to the
+    running extreme so far; each output takes the latest record at or before it (ties go
+    to the later index, as torch)."""
+    running = accumulate(a, axis=d)
+    positions = np.arange(a.shape[d]).reshape((-1,) + (1,) * (a.ndim - 1 - d))
+    record = np.where(a == running, positions, 0)
+    return np.maximum.accumulate(record, axis=d).astype(np.int64, copy=False)
 
 
 def cummax(x: Tensor, dim: int) -> ValuesIndices:

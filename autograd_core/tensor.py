@@ -80,7 +80,7 @@ class Tensor(Node):
     [[2.0, 4.0], [6.0, 8.0]]
     """
 
-    __slots__ = ("data", "grad", "grad_fn")
+    __slots__ = ("_grad", "data", "grad_fn")
     # numpy must not swallow a Tensor on the left of an operator (ndarray * Tensor): with
     # __array_ufunc__ = None numpy returns NotImplemented and Python calls Tensor.__rmul__.
     __array_ufunc__ = None
@@ -91,8 +91,19 @@ class Tensor(Node):
     _parents = ()
 
     data: np.ndarray
-    grad: Tensor | None
+    _grad: Tensor | None
     grad_fn: TensorNode | None
+
+    @property  # type: ignore[override]
+    def grad(self) -> Tensor | None:
+        """The gradient backward accumulated here (None until then, or after zero_grad)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if STATE.tracer is not None:  # ag.compile: a plan replays clearing it, no more
+            STATE.tracer.set_grad(self, value)
+        self._grad = value
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         # A copy, as torch.tensor / torch.Tensor: editing the caller's array afterwards
@@ -103,7 +114,7 @@ class Tensor(Node):
         if requires_grad:
             _check_float(arr)
         self.data = arr
-        self.grad = None
+        self._grad = None
         self.requires_grad = bool(requires_grad)
         self.grad_fn = None
         self._pending = None
@@ -269,17 +280,17 @@ class Tensor(Node):
     def _accumulate(self, g: Any, create_graph: bool, fresh: bool) -> None:
         if create_graph:
             g = g if isinstance(g, Tensor) else _make(g)
-            self.grad = g if self.grad is None else self.grad + g
+            self._grad = g if self._grad is None else self._grad + g
             return
-        grad = self.grad
+        grad = self._grad
         if grad is not None:
-            self.grad = _make(grad.data + g)
+            self._grad = _make(grad.data + g)
             return
         flags = g.flags
         if not (fresh and flags.writeable and (flags.c_contiguous or flags.f_contiguous)):
             # never share memory with another leaf's grad, never keep a strided view
             g = np.array(g, order="K" if fresh else "C")
-        self.grad = _make(g)
+        self._grad = _make(g)
 
     def retain_grad(self) -> Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
@@ -310,7 +321,9 @@ class Tensor(Node):
 
     def detach(self) -> Tensor:
         """The same data (shared) cut from the graph; never requires grad."""
-        out = _make(self.data)
+        # While ag.compile records: a view no gradient passes, so replays recompute it.
+        out = _make(self.data) if STATE.tracer is None else _traced(
+            self.data, _P.RESHAPE, (self,), (self.data.shape,))
         out._vc = self._share_version()
         return out
 
@@ -1112,7 +1125,7 @@ def _made_by(data: np.ndarray, op: Op, inputs: tuple, ctx: Any = None, fits: boo
         _annotate(node, data)
     t = _new(Tensor)  # not a graph node itself: _pending and _hooks stay unset
     t.data = data
-    t.grad = None
+    t._grad = None
     t.requires_grad = True
     t.grad_fn = node
     return t
@@ -1141,7 +1154,7 @@ def _make(data: np.ndarray) -> Tensor:
     """A leaf Tensor around ``data`` (no checks: the hot path of every op)."""
     t = _new(Tensor)
     t.data = data
-    t.grad = None
+    t._grad = None
     t.requires_grad = False
     t.grad_fn = None
     t._pending = None

@@ -160,10 +160,11 @@ class TensorPlan:
                     self.entries.append(("parameter" if node.requires_grad else "leaf", node))
                     if node.requires_grad:
                         self.owners[id(node)] = node
-        for i, a in enumerate(args):  # arrays passed as such: used as indices or masks
-            if isinstance(a, np.ndarray) and id(a) not in array_slots:
-                array_slots[id(a)] = self._extra(None)
-                self.arguments.append((array_slots[id(a)], i))
+        for i, a in enumerate(args):  # arguments used only inside contexts: as indices
+            data = a.data if isinstance(a, Tensor) else a
+            if isinstance(data, np.ndarray) and id(data) not in array_slots:
+                array_slots[id(data)] = self._extra(None)
+                self.arguments.append((array_slots[id(data)], i))
                 self.entries.append(("argument", i))
         self.hole_ctx: dict[int, Any] = {}
         self.backed: set[int] = set()  # the outputs whose backward the function ran
@@ -532,6 +533,8 @@ def _same(a: Any, b: Any) -> bool:
                 and _same(_captured(a), _captured(b)))
     if isinstance(a, types.MethodType):
         return a.__func__ is b.__func__ and a.__self__ is b.__self__
+    if isinstance(a, types.BuiltinMethodType):  # np.maximum.accumulate: new each time
+        return a.__self__ is b.__self__ and a.__name__ == b.__name__
     if isinstance(a, int | float | complex | str | bytes | np.generic | slice | np.dtype):
         try:
             return bool(a == b) or (a != a and b != b)  # NaN: the same constant

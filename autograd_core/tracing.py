@@ -11,6 +11,7 @@ interleave in the order they happened.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,23 @@ class Tracer:
     def call(self, fn: Callable[[], Any]) -> None:
         self.events.append((next_seq(), "call", fn, (), ()))
 
+    def run(self, fn: Callable[[], Any]) -> Any:
+        """Record ``fn()`` as one call of the plan and run it now, untraced: its body is
+        plain eager code whose effects the replay repeats by calling it again (an
+        optimizer's step, zero_grad, gradient clipping)."""
+        self.call(fn)
+        STATE.tracer = None
+        try:
+            return fn()
+        finally:
+            STATE.tracer = self
+
+    def set_grad(self, tensor: Tensor, value: Any) -> None:
+        if value is not None:
+            self.refuse("assigning a tensor's .grad (clear it with zero_grad() or "
+                        "p.grad = None, clip it with nn.utils.clip_grad_norm_)")
+        self.call(functools.partial(_clear_grad, tensor))
+
     def backward(self, root: Any, grad: Any, create_graph: bool) -> None:
         if create_graph:
             self.refuse("backward(create_graph=True)")
@@ -56,6 +74,10 @@ class Tracer:
     def refuse(what: str) -> None:
         raise CompileError(f"compile: {what} inside a compiled function: a plan cannot "
                            f"replay it; move it out of the function")
+
+
+def _clear_grad(tensor: Tensor) -> None:
+    tensor.grad = None
 
 
 def outside(fn: Callable[..., Any], *inputs: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -75,15 +76,24 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
     rows = weight[idx]
     if pad is None and not scale_grad_by_freq:
         return rows
-    # Same value as ``rows`` (the difference is exactly 0), gradient scaled per lookup.
-    scale = np.ones(idx.shape, weight.dtype)
-    if scale_grad_by_freq:
+    # Same value as ``rows`` (the difference is exactly 0), gradient scaled per lookup;
+    # the scale by ag.outside, so a compiled step computes it for each batch.
+    scale = ag.outside(functools.partial(_lookup_scale, pad, scale_grad_by_freq,
+                                         weight.dtype), idx)
+    frozen = rows.detach()
+    return frozen + (rows - frozen) * scale
+
+
+def _lookup_scale(pad: int | None, by_freq: bool, dtype: np.dtype, idx: np.ndarray
+                  ) -> np.ndarray:
+    """Each lookup's gradient factor: 1/count with ``scale_grad_by_freq``, 0 at ``pad``."""
+    scale = np.ones(idx.shape, dtype)
+    if by_freq:
         _, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
         scale = scale / counts[inverse.reshape(idx.shape)]
     if pad is not None:
         scale = scale * (idx != pad)
-    frozen = rows.detach()
-    return frozen + (rows - frozen) * scale[..., None].astype(weight.dtype)
+    return scale[..., None].astype(dtype)
 
 
 def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:

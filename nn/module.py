@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -340,6 +341,8 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget accumulated gradients: ``.grad = None`` (or a fresh zero tensor)."""
+        if STATE.tracer is not None:  # ag.compile: the replay clears the grads here too
+            return STATE.tracer.run(functools.partial(self.zero_grad, set_to_none))
         for param in self.parameters():
             if set_to_none or param.grad is None:
                 param.grad = None

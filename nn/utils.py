@@ -3,6 +3,7 @@ check for parameters that received no gradient."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 
@@ -10,6 +11,7 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import Tensor
+from autograd_core.engine import STATE
 
 from .module import Module
 
@@ -43,6 +45,9 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     >>> clip_grad_norm_([p], 1.0).item(), [round(v, 4) for v in p.grad.tolist()]
     (5.0, [0.6, 0.8])
     """
+    if STATE.tracer is not None:  # ag.compile: the replay clips its own gradients
+        return STATE.tracer.run(functools.partial(
+            clip_grad_norm_, _as_list(parameters), max_norm, norm_type, error_if_nonfinite))
     params = [p for p in _as_list(parameters) if p.grad is not None]
     grads = [p.grad.data for p in params]  # type: ignore[union-attr]
     if not grads:
@@ -66,6 +71,9 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     >>> clip_grad_value_(p, 1.0); p.grad.tolist()
     [-1.0, 0.5]
     """
+    if STATE.tracer is not None:  # ag.compile: the replay clips its own gradients
+        return STATE.tracer.run(functools.partial(clip_grad_value_, _as_list(parameters),
+                                                  clip_value))
     for p in _as_list(parameters):
         if p.grad is not None:
             p.grad = Tensor(np.clip(p.grad.data, -clip_value, clip_value))

@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from autograd_core.engine import STATE
+
 from .optimizer import Optimizer
 
 __all__ = [
@@ -83,6 +85,8 @@ class LRScheduler:
 
     def step(self) -> None:
         """Advance one epoch and write the new learning rates into the param groups."""
+        if STATE.tracer is not None:  # ag.compile: the replay advances the schedule too
+            return STATE.tracer.run(self.step)
         self.last_epoch += 1
         lrs = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
@@ -354,6 +358,8 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: float) -> None:  # type: ignore[override]
         """Record this epoch's metric and reduce the lrs if it has plateaued."""
+        if STATE.tracer is not None:  # a metric is a value: a plan would keep it constant
+            STATE.tracer.refuse("ReduceLROnPlateau.step(metric)")
         current = float(metrics)
         self.last_epoch += 1
         if self.is_better(current, self.best):

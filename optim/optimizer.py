@@ -180,7 +180,7 @@ class Optimizer:
         ``create_graph`` graph that saved it) is never modified behind their back.
         """
         if STATE.tracer is not None:  # ag.compile: the replay clears the grads here too
-            STATE.tracer.call(functools.partial(self.zero_grad, set_to_none))
+            return STATE.tracer.run(functools.partial(self.zero_grad, set_to_none))
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
@@ -195,7 +195,7 @@ class Optimizer:
         if STATE.tracer is not None:  # ag.compile: the replay runs this same update here
             if closure is not None:
                 STATE.tracer.refuse("optimizer.step(closure)")
-            STATE.tracer.call(self.step)
+            return STATE.tracer.run(self.step)
         loss = None
         if closure is not None:
             with ag.enable_grad():

@@ -343,3 +343,132 @@ def test_the_plan_prints_its_steps():
     for part in ("argument 0", "parameter (2, 2)", "addmm(", "relu(", "backward from",
                  "call Optimizer.step()", "call Optimizer.zero_grad()"):
         assert part in text
+
+
+# --------------------------------------------------------------------- patterns
+_W = np.array([1.0, 2.0, 3.0], np.float32)
+
+
+def _inplace(x, w):
+    h = x * w
+    h.add_(1.0)
+    h[0] = 5.0
+    return (h * h).sum()
+
+
+def _no_grad_inside(x, w):
+    with ag.no_grad():
+        s = (x * 2).sum()
+    return (x * w).sum() * s
+
+
+_PATTERNS = {
+    "in-place ops": _inplace,
+    "no_grad inside": _no_grad_inside,
+    "detach": lambda x, w: ((x * w) * (x * w).detach()).sum(),
+    "argmax as an index": lambda x, w: (x * w)[(x * w).argmax()],
+    "sort": lambda x, w: ((x * w).sort().values * ag.tensor([1.0, 2.0, 3.0])).sum(),
+    "cummax": lambda x, w: (x * w).cummax(0).values.sum(),
+    "where on a comparison": lambda x, w: ag.where(x > 0, x * w, -x * w).sum(),
+    "masked_fill": lambda x, w: (x * w).masked_fill(x < 0, 0.0).sum(),
+    "standardised argument": lambda x, w: ((x - x.mean()) / x.std() * w).sum(),
+    "softmax": lambda x, w: (ag.softmax(x * w, -1) * ag.tensor([1.0, 0.0, 2.0])).sum(),
+    "leaky_relu, hardtanh": lambda x, w: (F.leaky_relu(x * w) + F.hardtanh(x * w)).sum(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_PATTERNS))
+def test_common_patterns_replay_bit_for_bit(name):
+    """Each pattern reads the data somewhere outside plain differentiable ops; a replay
+    must see each new batch there too."""
+    fn = _PATTERNS[name]
+
+    def step(w, x):
+        loss = fn(x, w)
+        loss.backward()
+        return loss
+
+    compiled = ag.compile(step)
+    for k in range(5):
+        x = ag.tensor(np.random.default_rng(k).standard_normal(3).astype(np.float32))
+        w1, w2 = (ag.tensor(_W, requires_grad=True) for _ in range(2))
+        a, b = compiled(w1, x), step(w2, x)
+        assert np.array_equal(a.data, b.data) and np.array_equal(w1.grad.data, w2.grad.data)
+
+
+def test_an_embedding_lookup_with_padding_replays():
+    ag.manual_seed(0)
+    emb = nn.Embedding(6, 2, padding_idx=0)
+    twin = nn.Embedding(6, 2, padding_idx=0)
+    twin.load_state_dict(emb.state_dict())
+
+    def step(module, idx):
+        module.zero_grad()
+        loss = (module(idx) ** 2).sum()
+        loss.backward()
+        return loss
+
+    compiled = ag.compile(step)
+    for k in range(5):
+        idx = ag.tensor(np.random.default_rng(k).integers(0, 6, (2, 3)))
+        assert np.array_equal(compiled(emb, idx).data, step(twin, idx).data)
+        assert np.array_equal(emb.weight.grad.data, twin.weight.grad.data)
+
+
+def test_clearing_and_clipping_grads_inside_the_step_replay():
+    """``p.grad = None``, ``module.zero_grad()`` and ``clip_grad_norm_`` inside the step
+    are recorded as calls the replay repeats; assigning a gradient is refused."""
+    def make():
+        ag.manual_seed(0)
+        model = nn.Linear(3, 2)
+        return model, optim.SGD(model.parameters(), lr=0.5)
+
+    def run(compiled: bool):
+        model, opt = make()
+
+        def step(x):
+            model.weight.grad = None
+            model.zero_grad()
+            loss = (model(x) ** 2).sum() * 10.0
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            return loss
+
+        f = ag.compile(step) if compiled else step
+        for k in range(5):
+            f(ag.tensor(np.random.default_rng(k).standard_normal((4, 3)).astype(np.float32)))
+        return [p.data.copy() for p in model.parameters()]
+
+    assert _same_arrays(run(False), run(True))
+    w = ag.tensor([1.0], requires_grad=True)
+
+    def assigns(x):
+        w.grad = ag.tensor([0.0])
+        return (w * x).sum()
+
+    with pytest.raises(ag.CompileError, match="assigning a tensor's .grad"):
+        ag.compile(assigns)(ag.ones(1))
+
+
+def test_a_scheduler_step_inside_the_step_replays():
+    def run(compiled: bool):
+        w = ag.tensor([1.0, -1.0], requires_grad=True)
+        opt = optim.SGD([w], lr=0.5)
+        schedule = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+        def step(x):
+            opt.zero_grad()
+            loss = ((w * x) ** 2).sum()
+            loss.backward()
+            opt.step()
+            schedule.step()
+            return loss
+
+        f = ag.compile(step) if compiled else step
+        for k in range(6):
+            f(ag.tensor([1.0 + k, 2.0]))
+        return [w.data.copy()], opt.param_groups[0]["lr"]
+
+    (eager, lr_eager), (compiled, lr_compiled) = run(False), run(True)
+    assert _same_arrays(eager, compiled) and lr_eager == lr_compiled == 0.0625
