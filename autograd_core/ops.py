@@ -1437,15 +1437,19 @@ def count_nonzero(x: Tensor, dim: Any = None) -> Tensor:
 def nansum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Sum ignoring NaNs (they get no gradient)."""
     x = _t(x)
-    return sum(where(np.isnan(x.data), 0.0, x), dim, keepdim)
+    return sum(where(outside(np.isnan, x), 0.0, x), dim, keepdim)
 
 
 def nanmean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Mean of the non-NaN elements."""
     x = _t(x)
-    kept = ~np.isnan(x.data)
+    count = outside(functools.partial(_count_kept, _axes(x, dim), keepdim), x)
     with np.errstate(invalid="ignore"):
-        return nansum(x, dim, keepdim) / np.sum(kept, _axes(x, dim), keepdims=keepdim)
+        return nansum(x, dim, keepdim) / count
+
+
+def _count_kept(axes: tuple[int, ...] | None, keepdim: bool, a: np.ndarray) -> np.ndarray:
+    return np.sum(~np.isnan(a), axes, keepdims=keepdim)
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
