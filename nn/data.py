@@ -58,10 +58,10 @@ class DataLoader:
     library generator ``autograd_core.manual_seed`` seeds), so runs are reproducible.
     ``sampler`` (an iterable of indices with a length, e.g. `DistributedSampler`) gives
     the order instead, and excludes ``shuffle`` (as PyTorch).  ``drop_last`` drops a final
-    short batch (keyword-only, as everything after ``sampler``).  ``transform`` (not PyTorch's per-sample
-    transform) is applied to the first field of each *batch*, as a numpy array -- e.g.
-    ``RandomCrop`` and ``RandomHorizontalFlip``, vectorised over the batch.  A
-    `TensorDataset` is sliced in one go; any other dataset (``__len__`` and
+    short batch (keyword-only, as everything after ``sampler``).  ``transform`` (not
+    PyTorch's per-sample transform) is applied to the first field of each *batch*, as a
+    numpy array -- e.g. ``RandomCrop`` and ``RandomHorizontalFlip``, vectorised over the
+    batch.  A `TensorDataset` is sliced in one go; any other dataset (``__len__`` and
     ``__getitem__``) is read sample by sample and each field stacked.
 
     >>> ds = TensorDataset(np.arange(10.0).reshape(5, 2), np.arange(5))
