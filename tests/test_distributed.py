@@ -288,3 +288,26 @@ def test_agc_train_workers_needs_mpiexec(monkeypatch):
         job.main(["--workers", "2", "--epochs", "1"])
     with pytest.raises(SystemExit):
         job.parse_args(["--workers", "3"])  # 32 is not a multiple of 3
+
+
+@pytest.mark.slow
+def test_agc_train_workers_2_defaults_reach_the_stated_accuracy(mpiexec, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "agc_train", "--workers", "2", "--quiet",
+                        "--out", str(tmp_path / "mlp")], env=_mpi_env(), capture_output=True,
+                       text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads((tmp_path / "mlp" / "log.json").read_text())["test_acc"] >= 0.97
+
+
+def test_a_checkpoint_resumes_only_with_the_workers_that_wrote_it(tmp_path):
+    from agc_train import train as job
+
+    out = tmp_path / "run"
+    assert job.main(["--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    model = job.build_model("mlp", False, 0.0)
+    opt = job.build_optimizer("adam", model.parameters(), 1e-3, 0.0)
+    two = SingleProcessCommunicator()
+    two.size = 2
+    with pytest.raises(SystemExit, match="written by a run with 1 worker.*--workers 1"):
+        job.resume(str(out), model, opt, None, two)
+    assert job.resume(str(out), model, opt, None)[0] == 2
