@@ -371,7 +371,11 @@ def relaunch(workers: int, argv: Sequence[str]) -> int:
                 "OMPI_MCA_rmaps_base_oversubscribe"):
         env.setdefault(var, "1")
     cmd = [mpiexec, "-n", str(workers), sys.executable, "-m", "agc_train", *argv]
-    return subprocess.run(cmd, env=env, check=False).returncode
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:  # mpiexec passes Ctrl-C on; rank 0 says what was kept
+        return proc.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -381,9 +385,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return relaunch(args.workers, argv)
     try:
         train(args)
-    except KeyboardInterrupt:  # Ctrl-C: one line, and the finished epochs are kept
-        print(f"agc-train: interrupted; finished epochs are saved in {args.out} (continue "
-              f"with --resume {args.out})", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C: one line (from rank 0), the finished epochs are kept
+        if distributed.get_rank() == 0:
+            print(f"agc-train: interrupted; finished epochs are saved in {args.out} "
+                  f"(continue with --resume {args.out})", file=sys.stderr)
         return 130
     return 0
 
