@@ -57,7 +57,8 @@ class DistributedDataParallel(Module):
     unless ``broadcast_buffers=True``, which broadcasts rank 0's before every training
     forward (PyTorch's default); batch-norm batch statistics are always per rank (no
     SyncBatchNorm); no buckets or overlap of communication with backward; averaged
-    gradients are plain tensors even after ``backward(create_graph=True)``.
+    gradients are plain tensors even after ``backward(create_graph=True)``; ``ag.compile``
+    refuses a step through it (the averaging is a hook, which a plan cannot replay).
 
     >>> import autograd_core as ag, nn
     >>> ddp = DistributedDataParallel(nn.Linear(2, 1))   # one process: rank 0 of 1
