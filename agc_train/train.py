@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import pickle
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -21,7 +22,7 @@ import numpy as np
 
 import autograd_core as ag
 from agc_train.datasets import load_digits
-from autograd_core import viz
+from autograd_core import distributed, viz
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 1e-3, "adam": 2e-3,
@@ -114,6 +115,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train as ``args`` says; returns the log that is also written to ``log.json``."""
     import nn
 
+    comm = distributed.init() if args.workers > 1 else distributed.SingleProcessCommunicator()
     ag.manual_seed(args.seed)
     split = load_digits(seed=args.seed)
     # Statistics from the training images only (seed 001 §6.5): a mean image, or one
@@ -127,6 +129,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     shift = nn.data.RandomCrop(padding=1) if args.augment else None
     prepare = (lambda b: scaler.transform(shift(b))) if shift else scaler.transform
     model = build_model(args.model, args.batchnorm, args.dropout)
+    net = model  # what the training forward calls: the model, or its data-parallel wrapper
+    if comm.size > 1:
+        net = nn.DistributedDataParallel(model, comm)  # rank 0's initial weights everywhere
+        ag.manual_seed(args.seed + comm.rank)  # each rank its own shuffles, crops, dropout
     lr = args.lr if args.lr is not None else default_lr(args.model, args.optimizer)
     opt = build_optimizer(args.optimizer, model.parameters(), lr, args.weight_decay)
     sched = None
@@ -134,37 +140,55 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         import optim
 
         sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
-    loader = nn.data.DataLoader(nn.data.TensorDataset(split.x_train, split.y_train),
-                                batch_size=args.batch_size, shuffle=True, transform=prepare)
+    train_set = nn.data.TensorDataset(split.x_train, split.y_train)
+    sampler = None
+    if comm.size > 1:  # each rank its shard, batch_size / workers of every global batch
+        sampler = nn.data.DistributedSampler(train_set, comm.size, comm.rank, seed=args.seed)
+        loader = nn.data.DataLoader(train_set, args.batch_size // comm.size, sampler=sampler,
+                                    transform=prepare)
+    else:
+        loader = nn.data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
+                                    transform=prepare)
     log: dict[str, Any] = {"args": {**vars(args), "lr": lr}, "epochs": []}
-    say = print if not args.quiet else (lambda *a, **k: None)
+    lead = comm.rank == 0  # only rank 0 prints, evaluates and writes files
+    say = print if lead and not args.quiet else (lambda *a, **k: None)
     first = 1
     if args.resume:
-        first, log = resume(args.resume, model, opt, sched)
+        first, log = resume(args.resume, model, opt, sched, comm)
         say(f"resuming from {args.resume} after epoch {first - 1}")
+    on = f" on {comm.size} workers" if comm.size > 1 else ""
     say(f"training {args.model} ({sum(p.size for p in model.parameters()):,} parameters) on "
         f"{len(split.y_train)} digits with {args.optimizer} lr={lr:g} for {args.epochs} "
-        f"epochs; testing on {len(split.y_test)}")
+        f"epochs{on}; testing on {len(split.y_test)}")
     start = time.perf_counter()
     for epoch in range(first, args.epochs + 1):
         t0 = time.perf_counter()
-        for xb, yb in _progress(loader, len(loader), f"epoch {epoch}", not args.quiet):
-            loss = nn.functional.cross_entropy(model(xb), yb)
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        for xb, yb in _progress(loader, len(loader), f"epoch {epoch}", lead and not args.quiet):
+            loss = nn.functional.cross_entropy(net(xb), yb)
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # with DDP: gradients averaged over the ranks at the end
             opt.step()
         if sched is not None:
             sched.step()
+        # Every rank's generator goes into rank 0's checkpoint (a collective: all call it).
+        generators = (comm.allgather_object(ag.default_generator().bit_generator.state)
+                      if comm.size > 1 else None)
+        if not lead:
+            continue
         train_loss, train_acc = evaluate(model, x_train, split.y_train)
         test_loss, test_acc = evaluate(model, x_test, split.y_test)
         row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
                "test_loss": test_loss, "test_acc": test_acc,
                "seconds": time.perf_counter() - t0}
         log["epochs"].append(row)
-        save_checkpoint(args.out, epoch, model, opt, sched, log)
+        save_checkpoint(args.out, epoch, model, opt, sched, log, generators)
         say(f"epoch {epoch:3d}  train loss {train_loss:.4f} acc {train_acc:.2%}  "
             f"test loss {test_loss:.4f} acc {test_acc:.2%}  ({row['seconds']:.1f}s)")
     log["seconds"] = time.perf_counter() - start
+    if not lead:
+        return log
     log["test_acc"] = log["epochs"][-1]["test_acc"] if log["epochs"] else None
     write_outputs(args.out, model, log, x_train[:8], say)
     say(f"done in {log['seconds']:.1f}s: test accuracy {log['test_acc']:.2%}; "
@@ -190,32 +214,42 @@ CHECKPOINT = "checkpoint.pkl"
 
 
 def save_checkpoint(out: str, epoch: int, model: Any, opt: Any, sched: Any,
-                    log: dict[str, Any]) -> None:
+                    log: dict[str, Any], generators: list[Any] | None = None) -> None:
     """Everything a resumed run needs after ``epoch``: weights, optimizer and scheduler
-    state, the random generator's state (shuffling, crops, dropout) and the log so far.
+    state, the random generator's state (shuffling, crops, dropout) and the log so far;
+    with ``--workers``, every rank's generator state (``generators``, in rank order).
     A pickle: load only checkpoints you wrote."""
     os.makedirs(out, exist_ok=True)
     state = {"epoch": epoch, "model": {k: v.data for k, v in model.state_dict().items()},
              "optimizer": opt.state_dict(),
              "scheduler": sched.state_dict() if sched is not None else None,
              "generator": ag.default_generator().bit_generator.state, "log": log}
+    if generators is not None:
+        state["generators"] = generators
     with atomic_write(os.path.join(out, CHECKPOINT), "wb") as f:
         pickle.dump(state, f)
 
 
-def resume(out: str, model: Any, opt: Any, sched: Any) -> tuple[int, dict[str, Any]]:
+def resume(out: str, model: Any, opt: Any, sched: Any,
+           comm: distributed.Communicator | None = None) -> tuple[int, dict[str, Any]]:
     """Load ``out``'s checkpoint into the model, optimizer, scheduler and generator; the
-    first epoch still to run, and the log so far."""
+    first epoch still to run, and the log so far.  Every rank reads the same file and
+    takes its own generator state; the number of workers must be the one it was saved by."""
+    comm = comm if comm is not None else distributed.SingleProcessCommunicator()
     path = os.path.join(out, CHECKPOINT)
     if not os.path.exists(path):
         raise SystemExit(f"agc-train: no {CHECKPOINT} in {out} to resume from")
     with open(path, "rb") as f:
         state = pickle.load(f)
+    generators = state.get("generators") or [state["generator"]]
+    if len(generators) != comm.size:
+        raise SystemExit(f"agc-train: {path} was written by a run with {len(generators)} "
+                         f"worker(s); resume it with --workers {len(generators)}")
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     if sched is not None and state["scheduler"] is not None:
         sched.load_state_dict(state["scheduler"])
-    ag.default_generator().bit_generator.state = state["generator"]
+    ag.default_generator().bit_generator.state = generators[comm.rank]
     return state["epoch"] + 1, state["log"]
 
 
@@ -288,6 +322,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output directory (default runs/<model>)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="data-parallel training in N processes: relaunches itself through "
+                        "mpiexec -n N (needs mpiexec and mpi4py: pip install "
+                        "'autograd_core[mpi]'); --batch-size stays the global batch, split "
+                        "evenly between the workers")
     p.add_argument("--quiet", action="store_true", help="print nothing")
     p.add_argument("--resume", metavar="DIR", default=None,
                    help="continue an interrupted run from DIR's last finished epoch (its "
@@ -297,18 +336,59 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.error(f"--dropout must be in [0, 1), got {args.dropout}")
     if args.epochs < 1 or args.batch_size < 1:
         p.error("--epochs and --batch-size must be positive")
+    launched = distributed.launched_size()  # > 1 under mpiexec (our relaunch, or by hand)
+    if args.workers is None:
+        args.workers = launched
+    if args.workers < 1:
+        p.error(f"--workers must be positive, got {args.workers}")
+    if launched > 1 and args.workers != launched:
+        p.error(f"--workers {args.workers} under an mpiexec that started {launched} "
+                f"processes; give the same number (or leave --workers out)")
+    if args.batch_size % args.workers:
+        p.error(f"--batch-size {args.batch_size} must be a multiple of --workers "
+                f"{args.workers} (each worker takes an equal part of every batch)")
     if args.out is None:
         args.out = args.resume or os.path.join("runs", args.model)
     return args
 
 
+def relaunch(workers: int, argv: Sequence[str]) -> int:
+    """Run this job again as ``mpiexec -n workers python -m agc_train argv``; its exit code.
+
+    Each process gets ``max(1, cores // workers)`` BLAS/OpenMP threads unless the
+    environment sets them, so the workers do not oversubscribe the cores.  Open MPI's
+    run-as-root and oversubscription guards are relaxed unless set (MPICH has none).
+    """
+    mpiexec = distributed.find_mpiexec()
+    if mpiexec is None:
+        raise SystemExit(f"agc-train: --workers {workers} needs mpiexec, and none is on PATH "
+                         f"(pip install 'autograd_core[mpi]' installs mpi4py and MPICH)")
+    env = dict(os.environ)
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, threads)
+    for var in ("OMPI_ALLOW_RUN_AS_ROOT", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM",
+                "OMPI_MCA_rmaps_base_oversubscribe"):
+        env.setdefault(var, "1")
+    cmd = [mpiexec, "-n", str(workers), sys.executable, "-m", "agc_train", *argv]
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:  # mpiexec passes Ctrl-C on; rank 0 says what was kept
+        return proc.wait()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.workers > 1 and distributed.launched_size() == 1:
+        return relaunch(args.workers, argv)
     try:
         train(args)
-    except KeyboardInterrupt:  # Ctrl-C: one line, and the finished epochs are kept
-        print(f"agc-train: interrupted; finished epochs are saved in {args.out} (continue "
-              f"with --resume {args.out})", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C: one line (from rank 0), the finished epochs are kept
+        if distributed.get_rank() == 0:
+            print(f"agc-train: interrupted; finished epochs are saved in {args.out} "
+                  f"(continue with --resume {args.out})", file=sys.stderr)
         return 130
     return 0
 

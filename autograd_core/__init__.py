@@ -1,6 +1,6 @@
 """autograd_core: one reverse-mode autodiff engine for floats (Scalar) and numpy arrays (Tensor)."""
 
-from . import func, primitives
+from . import distributed, func, primitives
 from .allocator import keep_freed_memory
 from .anomaly import detect_anomaly
 from .compile import CompileError, compile  # noqa: A004  (torch.compile)
@@ -36,7 +36,8 @@ __all__ = [
     "Scalar", "Tensor", "tensor", "as_tensor", "from_numpy", "set_default_dtype",
     "get_default_dtype",
     "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "live_nodes", "manual_seed", "default_generator", "primitives", "func", "Function",
+    "live_nodes", "manual_seed", "default_generator", "primitives", "func", "distributed",
+    "Function",
     "FunctionCtx", "detect_anomaly", "draw", "render", "to_dot", "keep_freed_memory",
     "OpError", "OpTypeError", "compile", "CompileError", "outside", *_ops_all,
 ]

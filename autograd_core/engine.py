@@ -36,6 +36,7 @@ __all__ = [
     "is_grad_enabled",
     "live_nodes",
     "no_grad",
+    "queue_callback",
     "set_grad_enabled",
 ]
 
@@ -66,6 +67,9 @@ class _State(threading.local):
         # While ag.compile records a call: its ``tracing.Tracer``, told of what the graph
         # alone does not show (backward calls, computations outside the graph); else None.
         self.tracer: Any = None
+        # The callbacks queued (``queue_callback``) during the backward pass now running in
+        # this thread; None outside backward.
+        self.callbacks: list[Callable[[], Any]] | None = None
 
     @property
     def scope(self) -> tuple[str, ...]:
@@ -464,6 +468,9 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     # here; pausing it saves re-traversing the whole (large, young) graph several times.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    prev_callbacks = STATE.callbacks
+    callbacks: list[Callable[[], Any]] = []
+    STATE.callbacks = callbacks
     # Scalars and Tensors never share a graph, so one namespace serves the whole run.
     ns = roots[0]._graph_ns if create_graph else roots[0]._plain_ns
     unbroadcast = ns.unbroadcast
@@ -535,6 +542,7 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                     node._ctx = None  # type: ignore[attr-defined]
     finally:
         STATE.grad_enabled = prev_mode
+        STATE.callbacks = prev_callbacks
         for _, node in waiting:  # after an error, leave no stale partial gradients behind
             node._pending = None
         for node in leaves:
@@ -542,6 +550,8 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
         if gc_was_enabled:
             gc.enable()
     if inputs is None:
+        for callback in callbacks:  # every .grad is final now (a grad() pass fills none)
+            callback()
         return None
     result: list[Any] = []
     for k, x in enumerate(inputs):
@@ -555,6 +565,30 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
         else:
             result.append(x._wrap_grad(g))
     return result
+
+
+def queue_callback(callback: Callable[[], Any]) -> None:
+    """Run ``callback()`` once the ``backward()`` pass now running has accumulated every
+    leaf's ``.grad`` (PyTorch's ``Variable._execution_engine.queue_callback``); call it
+    from a hook.  Callbacks run in the order queued, and one equal to a callback already
+    queued in this pass is not queued again (a hook on several outputs asks once); a pass
+    of `grad` (which fills no ``.grad``) drops them, and so does a pass that raised.
+    `nn.DistributedDataParallel` averages the gradients this way.
+
+    >>> import autograd_core as ag
+    >>> x = ag.tensor([1.0, 2.0], requires_grad=True)
+    >>> y = x * 3
+    >>> seen = []
+    >>> _ = y.register_hook(lambda g: queue_callback(lambda: seen.append(x.grad.tolist())))
+    >>> y.sum().backward()
+    >>> seen
+    [[3.0, 3.0]]
+    """
+    if STATE.callbacks is None:
+        raise RuntimeError("queue_callback: no backward pass is running in this thread; "
+                           "call it from a hook during backward()")
+    if callback not in STATE.callbacks:
+        STATE.callbacks.append(callback)
 
 
 def _wait(node: Node, waiting: list[tuple[int, Node]], leaves: list[Node]) -> None:

@@ -1,6 +1,6 @@
 """nn: modules, layers, losses and initialisation built only from autograd_core's engine ops."""
 
-from . import data, functional, init, utils
+from . import data, functional, init, parallel, utils
 from .activation import (
     CELU,
     ELU,
@@ -51,6 +51,7 @@ from .losses import (
 )
 from .module import IncompatibleKeys, Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .parallel import DistributedDataParallel
 from .pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -92,6 +93,7 @@ __all__ = [
     "ConvTranspose2d",
     "ConvTranspose3d",
     "CrossEntropyLoss",
+    "DistributedDataParallel",
     "Dropout",
     "ELU",
     "Embedding",
@@ -143,5 +145,6 @@ __all__ = [
     "data",
     "functional",
     "init",
+    "parallel",
     "utils",
 ]

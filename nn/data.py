@@ -1,5 +1,5 @@
-"""Data utilities: `TensorDataset`, a seeded `DataLoader`, standardisation fitted on training
-data only, and batch image augmentation (random crop with padding, horizontal flip)."""
+"""Data utilities: `TensorDataset`, a seeded `DataLoader`, `DistributedSampler`, standardisation
+fitted on training data only, and batch image augmentation (random crop, horizontal flip)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from typing import Any
 import numpy as np
 
 from autograd_core import Tensor, default_generator
+from autograd_core.distributed import get_communicator
 
 __all__ = [
     "Compose",
     "DataLoader",
+    "DistributedSampler",
     "RandomCrop",
     "RandomHorizontalFlip",
     "Standardizer",
@@ -54,11 +56,12 @@ class DataLoader:
 
     ``shuffle`` draws a new permutation every epoch from ``generator`` (default: the
     library generator ``autograd_core.manual_seed`` seeds), so runs are reproducible.
-    ``drop_last`` drops a final short batch (keyword-only: PyTorch's fourth positional
-    argument is ``sampler``).  ``transform`` (not PyTorch's per-sample
-    transform) is applied to the first field of each *batch*, as a numpy array -- e.g.
-    ``RandomCrop`` and ``RandomHorizontalFlip``, vectorised over the batch.  A
-    `TensorDataset` is sliced in one go; any other dataset (``__len__`` and
+    ``sampler`` (an iterable of indices with a length, e.g. `DistributedSampler`) gives
+    the order instead, and excludes ``shuffle`` (as PyTorch).  ``drop_last`` drops a final
+    short batch (keyword-only, as everything after ``sampler``).  ``transform`` (not
+    PyTorch's per-sample transform) is applied to the first field of each *batch*, as a
+    numpy array -- e.g. ``RandomCrop`` and ``RandomHorizontalFlip``, vectorised over the
+    batch.  A `TensorDataset` is sliced in one go; any other dataset (``__len__`` and
     ``__getitem__``) is read sample by sample and each field stacked.
 
     >>> ds = TensorDataset(np.arange(10.0).reshape(5, 2), np.arange(5))
@@ -66,12 +69,17 @@ class DataLoader:
     [(0, 1), (2, 3), (4,)]
     """
 
-    def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False, *,
-                 drop_last: bool = False, generator: np.random.Generator | None = None,
+    def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
+                 sampler: Any = None, *, drop_last: bool = False,
+                 generator: np.random.Generator | None = None,
                  transform: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be positive, got {batch_size}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
+                             "(the sampler decides the order; DistributedSampler shuffles)")
         self.dataset = dataset
+        self.sampler = sampler
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -79,12 +87,14 @@ class DataLoader:
         self.transform = transform
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         n = len(self.dataset)
-        if self.shuffle:
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.int64)
+        elif self.shuffle:
             gen = self.generator if self.generator is not None else default_generator()
             order = gen.permutation(n)
         else:
@@ -100,6 +110,68 @@ class DataLoader:
             return [t[indices] for t in self.dataset.tensors]
         samples = [self.dataset[int(i)] for i in indices]
         return [np.stack([_array(s[k]) for s in samples]) for k in range(len(samples[0]))]
+
+
+class DistributedSampler:
+    """The indices of rank ``rank``'s share of ``dataset``, as
+    ``torch.utils.data.DistributedSampler``: pass it as a `DataLoader`'s ``sampler``.
+
+    Every epoch the indices ``0..len(dataset)-1`` are shuffled (``shuffle=True``) by a
+    generator seeded with ``seed + epoch`` -- the same order on every rank, so call
+    ``set_epoch(epoch)`` before each epoch for a new one -- then made a multiple of
+    ``num_replicas``: by repeating indices from the start, or with ``drop_last`` by
+    dropping the tail.  Rank ``r`` takes every ``num_replicas``-th index from ``r``, so the
+    shares are disjoint (bar the repeats) and equally long: every rank runs the same
+    number of steps.  ``num_replicas`` and ``rank`` default to the current communicator's
+    (`autograd_core.distributed.get_communicator`).  Difference from PyTorch: the
+    permutation is numpy's (``default_rng(seed + epoch)``), not ``torch.randperm``'s.
+
+    >>> [list(DistributedSampler(range(5), num_replicas=2, rank=r, shuffle=False))
+    ...  for r in (0, 1)]
+    [[0, 2, 4], [1, 3, 0]]
+    """
+
+    def __init__(self, dataset: Any, num_replicas: int | None = None, rank: int | None = None,
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> None:
+        if num_replicas is None or rank is None:
+            comm = get_communicator()
+            num_replicas = comm.size if num_replicas is None else num_replicas
+            rank = comm.rank if rank is None else rank
+        if num_replicas < 1:
+            raise ValueError(f"DistributedSampler: num_replicas must be at least 1, got "
+                             f"{num_replicas}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"DistributedSampler: invalid rank {rank}, rank should be in "
+                             f"the interval [0, {num_replicas - 1}]")
+        self.dataset = dataset
+        self.num_replicas, self.rank = num_replicas, rank
+        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.epoch = 0
+        n = len(dataset)
+        if drop_last and n % num_replicas:
+            self.num_samples = math.ceil((n - num_replicas) / num_replicas)
+        else:
+            self.num_samples = math.ceil(n / num_replicas)
+        self.total_size = self.num_samples * num_replicas
+
+    def __iter__(self) -> Iterator[int]:
+        n = len(self.dataset)
+        if self.shuffle:
+            indices = np.random.default_rng(self.seed + self.epoch).permutation(n)
+        else:
+            indices = np.arange(n)
+        if self.drop_last:
+            indices = indices[:self.total_size]
+        elif self.total_size > n:  # pad with the first indices (repeated if n is tiny)
+            indices = np.resize(indices, self.total_size)
+        return iter(indices[self.rank:self.total_size:self.num_replicas].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use epoch ``epoch``'s order (call before iterating each epoch)."""
+        self.epoch = epoch
 
 
 class Standardizer:
