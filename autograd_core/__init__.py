@@ -29,6 +29,7 @@ from .tensor import (
 )
 from .tracing import outside
 from .viz import draw, render, to_dot
+from .why import NoGradReason, why_no_grad
 
 __version__ = "0.1.0"
 
@@ -38,5 +39,6 @@ __all__ = [
     "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "live_nodes", "manual_seed", "default_generator", "primitives", "func", "Function",
     "FunctionCtx", "detect_anomaly", "draw", "render", "to_dot", "keep_freed_memory",
-    "OpError", "OpTypeError", "compile", "CompileError", "outside", *_ops_all,
+    "OpError", "OpTypeError", "compile", "CompileError", "outside", "why_no_grad",
+    "NoGradReason", *_ops_all,
 ]

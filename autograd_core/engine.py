@@ -431,7 +431,7 @@ def bump_version(t: Node) -> None:
 
 def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph: bool,
                  create_graph: bool, inputs: Sequence[Node] | None = None,
-                 allow_unused: bool = False) -> list[Any] | None:
+                 allow_unused: bool = False, observer: Any = None) -> list[Any] | None:
     """The backward driver shared by ``backward`` and ``grad``; ``roots`` and ``inputs``
     are graph nodes (``x._node``).
 
@@ -443,6 +443,13 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     ordered newest first (``_seq``): all of a node's consumers were recorded after it, so
     by the time it is popped every gradient it will get has arrived -- a reverse
     topological order with no separate sort.  Leaves feed nothing and wait until the end.
+
+    ``observer`` (None on every normal path: two ``is not None`` tests per node and one
+    per edge) is told what the driver does, for ``viz.backward_steps``: ``ran(node, g_in,
+    g)`` when a node is taken (``g_in`` the summed gradient it received, ``g`` that after
+    its hooks), and ``sent(node, i, parent, pg)`` for each gradient a rule sends.  The
+    values are the driver's own objects, so a record of them is bit for bit what backward
+    computed.
     """
     targets = None if inputs is None else {id(x) for x in inputs}
     needed = None if targets is None else toposort(roots, targets)[1]
@@ -473,7 +480,7 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     try:
         while waiting or leaves:
             node = heappop(waiting)[1] if waiting else leaves.pop()
-            g = node._pending
+            g = g_in = node._pending
             node._pending = None
             if node._hooks is not None:
                 for hook in tuple(node._hooks.values()):
@@ -482,6 +489,8 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                         g = node._unwrap_grad(res)
                 if node._retains_grad and targets is None:
                     node._accumulate(g, create_graph, _fresh(g, handed_out))
+            if observer is not None:
+                observer.ran(node, g_in, g)
             if targets is not None and id(node) in targets:
                 captured[id(node)] = g
             op = node._op
@@ -519,6 +528,8 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                     pg = unbroadcast(pg, p)
                 if anomaly is not None:
                     anomaly.check_backward(node, i, pg)
+                if observer is not None:
+                    observer.sent(node, i, p, pg)
                 prev = p._pending
                 if prev is None:  # p's first gradient: it now waits (``_wait``, inlined)
                     if p._op is None:
