@@ -1,5 +1,6 @@
 """Issue N, teaching backward: backward_steps, rule text, animate_backward, why_no_grad."""
 
+import gc
 import re
 import shutil
 from pathlib import Path
@@ -131,6 +132,19 @@ def test_backward_steps_after_a_plain_backward_raises_the_engine_error():
     out2, _ = neuron()
     out2.backward(retain_graph=True)
     assert len(backward_steps(out2)) == 8
+
+
+def test_deep_chain_and_no_reference_cycles():
+    x = ag.Scalar(0.5)
+    y = x
+    for _ in range(20_000):  # iterative all the way: a recursive walker dies near 1,000
+        y = y * 1.0
+    gc.collect()
+    steps = backward_steps(y)
+    assert len(steps) == 20_001 and steps[-1].grad == 1.0
+    del steps
+    assert gc.collect() == 0  # the records hold no cycles of ours
+    assert ag.why_no_grad(x, y).cause == "has_grad"
 
 
 def test_backward_steps_bad_input():
@@ -396,3 +410,21 @@ def test_why_no_grad_bad_input():
         ag.why_no_grad(np.ones(1), w.sum())
     with pytest.raises(TypeError, match="why_no_grad: loss must be a Tensor or Scalar"):
         ag.why_no_grad(w, 3.0)
+
+
+# ------------------------------------------------------------------ README frame
+def test_committed_readme_frame_is_current():
+    from autograd_core.examples import readme_backward
+
+    committed = ROOT / "notebooks" / "img" / "neuron_step3.dot"
+    assert readme_backward.dot_source() == committed.read_text(encoding="utf-8"), (
+        "run `python -m autograd_core.examples.readme_backward` and commit notebooks/img")
+    assert "neuron_step3.svg" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_frame_generator_writes_both_files(tmp_path):
+    from autograd_core.examples import readme_backward
+
+    assert readme_backward.main(["--out-dir", str(tmp_path)]) == (0 if HAS_DOT else 1)
+    assert (tmp_path / "neuron_step3.dot").exists()
+    assert (tmp_path / "neuron_step3.svg").exists() == HAS_DOT

@@ -14,7 +14,7 @@ from .dot import digraph
 from .folding import fold
 from .graph import GraphView, build, named_nodes
 from .options import Options
-from .steps import Step, backward_steps, describe_value
+from .steps import Step, backward_steps, describe_value, label_of
 
 __all__ = ["BackwardAnimation", "animate_backward", "backward_frames"]
 
@@ -166,7 +166,8 @@ def _frames(view: GraphView, steps: list[Step], layout: Any, opts: Options
             view.edge_notes[(u, send.slot)] = (describe_value(send.grad), True)
         picture = digraph(view, layout, opts)
         lines = [str(step).splitlines()[0]] + [
-            f"to input {s.slot}: {s.rule}  ->  {describe_value(s.grad)}" for s in step.sends]
+            f"to {label_of(s.parent)} (input {s.slot}): {s.rule}  ->  {describe_value(s.grad)}"
+            for s in step.sends]
         picture.attr(label="\\n".join(_plain(t) for t in lines), labelloc="t")
         pictures.append(picture)
     return pictures
