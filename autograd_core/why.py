@@ -11,7 +11,8 @@ not_connected        the loss's graph does not reach the parameter; ``.breaks_at
                      outside the graph: ``.data``, ``.numpy()``, ``.item()``, a copy),
                      ``"int_cast"``, ``"no_grad"``, or None (not found)
 dead_relu            a ReLU whose outputs are all 0 passed no gradient (``.op``,
-                     ``.fraction``: the share of its outputs that are 0)
+                     ``.fraction``: the share of its outputs that are 0), or a product's
+                     other factor is such a ReLU's output (the next layer's weight)
 saturated            a sigmoid / tanh so saturated that its derivative is exactly 0
 zero_mask            a product with zeros, a ``where``, a clip or a max that selected
                      other elements: the gradient was multiplied by a mask of zeros
@@ -48,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Const, Node, Recorded
+from .engine import Const, Node, Recorded, no_grad
 from .replay import walk
 from .viz.graph import GraphView, build
 from .viz.steps import describe_value, label_of
@@ -56,8 +57,10 @@ from .viz.steps import describe_value, label_of
 __all__ = ["NoGradReason", "why_no_grad"]
 
 _SATURATING = frozenset({"sigmoid", "tanh"})
-_MASKING = frozenset({"mul", "where", "clip", "maximum", "minimum", "max", "min",
-                      "window_max", "setitem", "getitem", "div"})
+_MASKING = frozenset({"where", "clip", "maximum", "minimum", "max", "min", "window_max",
+                      "setitem", "getitem", "div"})
+# Products, by input slot: the slot of the other factor (addmm is c + a @ b).
+_PRODUCTS = {"mul": {0: 1, 1: 0}, "matmul": {0: 1, 1: 0}, "addmm": {1: 2, 2: 1}}
 # How far (in ops) and how wide the search for live values computed from a parameter goes.
 _SEARCH_DEPTH, _SEARCH_NODES = 32, 4096
 
@@ -153,8 +156,7 @@ def _zero_cause(who: str, view: GraphView, target: int, param: Node) -> NoGradRe
     # From the loss down (consumers first): the first edge towards the parameter where a
     # gradient that was not all zero became all zero.
     for c in range(len(nodes) - 1, -1, -1):
-        gc_ = grads[c]
-        if not on[c] or _all_zero(gc_) or not parents[c]:
+        if not on[c] or _all_zero(grads[c]) or not parents[c]:
             continue
         for slot, p in enumerate(parents[c]):
             if on[p] and _all_zero(view.edge_values.get((c, slot))):
@@ -190,14 +192,23 @@ def _zeroing_op(who: str, view: GraphView, c: int, slot: int) -> NoGradReason:
             f"elements (outputs rounded to {'0 or 1' if op == 'sigmoid' else '-1 or 1'}); "
             f"scale its inputs down."), op=op, fraction=frac)
     frac = _zero_fraction(share)
-    if op in _MASKING:
-        detail = ""
-        if op == "mul":
-            other = view.values[view.parents[c][1 - slot]]
-            detail = f" (its other input is 0 in {_zero_fraction(other):.0%} of its elements)"
+    other = _PRODUCTS.get(op, {}).get(slot)
+    if other is not None:  # a product: the gradient of one factor is g times the other
+        k = view.parents[c][other]
+        zeros = _zero_fraction(view.values[k])
+        source = view.nodes[k]
+        if zeros == 1.0 and source.op_name == "relu":
+            return NoGradReason("dead_relu", (
+                f"{head}'s other input is all 0: it is the output of a dead relu (inputs "
+                f"<= 0), so the gradient of this factor is 0 too."), op="relu", fraction=1.0)
         return NoGradReason("zero_mask", (
-            f"{head} multiplied it by a mask of zeros{detail}: {frac:.0%} of the gradient "
-            f"it sends to input {slot} is 0."), op=op, fraction=frac)
+            f"{head} multiplied it by zeros (its other input is 0 in {zeros:.0%} of its "
+            f"elements): {frac:.0%} of the gradient it sends to input {slot} is 0."),
+            op=op, fraction=frac)
+    if op in _MASKING:
+        return NoGradReason("zero_mask", (
+            f"{head} multiplied it by a mask of zeros: {frac:.0%} of the gradient it sends "
+            f"to input {slot} is 0."), op=op, fraction=frac)
     return NoGradReason("zero_rule", f"{head} has a rule whose gradient is exactly 0 here "
                                      f"({frac:.0%} of its elements).", op=op, fraction=frac)
 
@@ -208,10 +219,11 @@ def _hook_cause(who: str, view: GraphView, on: list[bool]) -> NoGradReason | Non
         if not on[c] or not node._hooks or g is None:
             continue
         for hook in tuple(node._hooks.values()):
-            res = hook(node._wrap_grad(g))
-            if res is None:
-                continue
-            new = node._unwrap_grad(res)
+            with no_grad():  # as in backward: hooks see plain gradients, record nothing
+                res = hook(node._wrap_grad(g))
+                if res is None:
+                    continue
+                new = node._unwrap_grad(res)
             new = new.data if isinstance(new, Node) else new
             if _zero_fraction(new) > _zero_fraction(g):
                 where = who if node._op is None else f"the output of {node.op_name}"

@@ -428,3 +428,18 @@ def test_readme_frame_generator_writes_both_files(tmp_path):
     assert readme_backward.main(["--out-dir", str(tmp_path)]) == (0 if HAS_DOT else 1)
     assert (tmp_path / "neuron_step3.dot").exists()
     assert (tmp_path / "neuron_step3.svg").exists() == HAS_DOT
+
+
+def test_nn_why_unused_names_the_parameters_that_do_not_train():
+    import nn
+
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    with ag.no_grad():
+        model[0].bias.data[:] = -100.0  # every hidden unit dead
+    loss = model(ag.ones(4, 2)).sum()
+    reasons = nn.utils.why_unused(model, loss)
+    # layer 2's weight multiplies the dead outputs; its bias still trains
+    assert sorted(reasons) == ["0.bias", "0.weight", "2.weight"]
+    assert {r.cause for r in reasons.values()} == {"dead_relu"}
+    assert "other input is all 0" in str(reasons["2.weight"])
+    assert "0.weight gets an exactly zero gradient" in str(reasons["0.weight"])

@@ -41,6 +41,8 @@ class Send:
 class Step:
     """What backward did at one node, in the order it did it.
 
+    ``node`` is the graph node (a Scalar, a leaf Tensor, or a Tensor's ``grad_fn``);
+    ``label`` its name, else its op, else "parameter" / "input".
     ``grad`` is the sum of ``contributions`` in arrival order (the engine's own sum, the
     same object); ``grad_after_hooks`` is what the rules saw (``grad`` itself unless a hook
     returned a replacement).  ``rules`` has one text per input of the op (empty for a leaf);
