@@ -121,16 +121,10 @@ def why_unused(module: Module, loss: Tensor) -> dict[str, ag.NoGradReason]:
     from ``loss``: why (``ag.why_no_grad``); parameters that train are left out.
 
     >>> from nn import Linear
-    >>> class TwoHeads(Module):
-    ...     def __init__(self):
-    ...         super().__init__()
-    ...         self.used, self.forgotten = Linear(2, 1), Linear(2, 1)
-    ...     def forward(self, x):
-    ...         return self.used(x)
-    >>> model = TwoHeads()
-    >>> reasons = why_unused(model, model(ag.ones(1, 2)).sum())
-    >>> sorted(reasons), reasons["forgotten.bias"].cause
-    (['forgotten.bias', 'forgotten.weight'], 'not_connected')
+    >>> model = Linear(2, 1)
+    >>> _ = model.weight.requires_grad_(False)  # frozen by mistake
+    >>> {n: r.cause for n, r in why_unused(model, model(ag.ones(1, 2)).sum()).items()}
+    {'weight': 'requires_grad_false'}
     """
     reasons = {name: ag.why_no_grad(p, loss, name=name) for name, p in module.named_parameters()}
     return {name: r for name, r in reasons.items() if r.cause != "has_grad"}

@@ -443,3 +443,15 @@ def test_nn_why_unused_names_the_parameters_that_do_not_train():
     assert {r.cause for r in reasons.values()} == {"dead_relu"}
     assert "other input is all 0" in str(reasons["2.weight"])
     assert "0.weight gets an exactly zero gradient" in str(reasons["0.weight"])
+
+
+def test_backward_steps_refused_inside_compile():
+    w = ag.tensor([1.0, 2.0], requires_grad=True)
+
+    def step(x):
+        loss = (x * w).sum()
+        backward_steps(loss)
+        return loss
+
+    with pytest.raises(ag.CompileError, match=r"viz.backward_steps\(\) inside a compiled"):
+        ag.compile(step)(ag.ones(2))

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Const, Node, _released_error, run_backward
+from ..engine import STATE, Const, Node, _released_error, run_backward
 from ..replay import walk
 from ..rule_text import rule_text
 from .dot import _num, _summary
@@ -165,6 +165,8 @@ def backward_steps(loss: Node, grad: Any = None) -> list[Step]:
     >>> steps[0].sends[0].rule
     'd(a*b)/da = b'
     """
+    if STATE.tracer is not None:  # inside ag.compile: a plan could not replay the records
+        STATE.tracer.refuse("viz.backward_steps()")
     root = _check_loss("backward_steps", loss)
     nodes, _ = walk([root])
     for n in nodes:
