@@ -444,12 +444,12 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     by the time it is popped every gradient it will get has arrived -- a reverse
     topological order with no separate sort.  Leaves feed nothing and wait until the end.
 
-    ``observer`` (None on every normal path: two ``is not None`` tests per node and one
-    per edge) is told what the driver does, for ``viz.backward_steps``: ``ran(node, g_in,
-    g)`` when a node is taken (``g_in`` the summed gradient it received, ``g`` that after
-    its hooks), and ``sent(node, i, parent, pg)`` for each gradient a rule sends.  The
-    values are the driver's own objects, so a record of them is bit for bit what backward
-    computed.
+    ``observer`` (None on every normal path, which then pays one test per node; per edge
+    it shares anomaly mode's test) is told what the driver does, for
+    ``viz.backward_steps``: ``ran(node, g_in, g)`` when a node is taken (``g_in`` the
+    summed gradient it received, ``g`` that after its hooks), and ``sent(node, i, parent,
+    pg)`` for each gradient a rule sends.  The values are the driver's own objects, so a
+    record of them is bit for bit what backward computed.
     """
     targets = None if inputs is None else {id(x) for x in inputs}
     needed = None if targets is None else toposort(roots, targets)[1]
@@ -465,6 +465,7 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     handed_out: set[int] = {id(g) for g in root_grads}  # arrays a leaf may not keep as-is
     check_saved = STATE.inplace_writes != 0
     anomaly = STATE.anomaly
+    watched = anomaly is not None or observer is not None
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     # Backward creates no reference cycles, so the cyclic collector has nothing to find
@@ -526,10 +527,11 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                       rule(ns, g, out, ctx, *args))
                 if not fits:
                     pg = unbroadcast(pg, p)
-                if anomaly is not None:
-                    anomaly.check_backward(node, i, pg)
-                if observer is not None:
-                    observer.sent(node, i, p, pg)
+                if watched:  # one test per edge on the normal path, as before observers
+                    if anomaly is not None:
+                        anomaly.check_backward(node, i, pg)
+                    if observer is not None:
+                        observer.sent(node, i, p, pg)
                 prev = p._pending
                 if prev is None:  # p's first gradient: it now waits (``_wait``, inlined)
                     if p._op is None:
