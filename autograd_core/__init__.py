@@ -29,6 +29,7 @@ from .tensor import (
 )
 from .tracing import outside
 from .viz import draw, render, to_dot
+from .why import NoGradReason, why_no_grad
 
 __version__ = "0.1.0"
 
@@ -39,5 +40,6 @@ __all__ = [
     "live_nodes", "manual_seed", "default_generator", "primitives", "func", "distributed",
     "Function",
     "FunctionCtx", "detect_anomaly", "draw", "render", "to_dot", "keep_freed_memory",
-    "OpError", "OpTypeError", "compile", "CompileError", "outside", *_ops_all,
+    "OpError", "OpTypeError", "compile", "CompileError", "outside", "why_no_grad",
+    "NoGradReason", *_ops_all,
 ]

@@ -435,7 +435,7 @@ def bump_version(t: Node) -> None:
 
 def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph: bool,
                  create_graph: bool, inputs: Sequence[Node] | None = None,
-                 allow_unused: bool = False) -> list[Any] | None:
+                 allow_unused: bool = False, observer: Any = None) -> list[Any] | None:
     """The backward driver shared by ``backward`` and ``grad``; ``roots`` and ``inputs``
     are graph nodes (``x._node``).
 
@@ -447,6 +447,13 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     ordered newest first (``_seq``): all of a node's consumers were recorded after it, so
     by the time it is popped every gradient it will get has arrived -- a reverse
     topological order with no separate sort.  Leaves feed nothing and wait until the end.
+
+    ``observer`` (None on every normal path, which then pays one test per node; per edge
+    it shares anomaly mode's test) is told what the driver does, for
+    ``viz.backward_steps``: ``ran(node, g_in, g)`` when a node is taken (``g_in`` the
+    summed gradient it received, ``g`` that after its hooks), and ``sent(node, i, parent,
+    pg)`` for each gradient a rule sends.  The values are the driver's own objects, so a
+    record of them is bit for bit what backward computed.
     """
     targets = None if inputs is None else {id(x) for x in inputs}
     needed = None if targets is None else toposort(roots, targets)[1]
@@ -462,6 +469,7 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     handed_out: set[int] = {id(g) for g in root_grads}  # arrays a leaf may not keep as-is
     check_saved = STATE.inplace_writes != 0
     anomaly = STATE.anomaly
+    watched = anomaly is not None or observer is not None
     prev_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     # Backward creates no reference cycles, so the cyclic collector has nothing to find
@@ -480,7 +488,7 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     try:
         while waiting or leaves:
             node = heappop(waiting)[1] if waiting else leaves.pop()
-            g = node._pending
+            g = g_in = node._pending
             node._pending = None
             if node._hooks is not None:
                 for hook in tuple(node._hooks.values()):
@@ -489,6 +497,8 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                         g = node._unwrap_grad(res)
                 if node._retains_grad and targets is None:
                     node._accumulate(g, create_graph, _fresh(g, handed_out))
+            if observer is not None:
+                observer.ran(node, g_in, g)
             if targets is not None and id(node) in targets:
                 captured[id(node)] = g
             op = node._op
@@ -524,8 +534,11 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                       rule(ns, g, out, ctx, *args))
                 if not fits:
                     pg = unbroadcast(pg, p)
-                if anomaly is not None:
-                    anomaly.check_backward(node, i, pg)
+                if watched:  # one test per edge on the normal path, as before observers
+                    if anomaly is not None:
+                        anomaly.check_backward(node, i, pg)
+                    if observer is not None:
+                        observer.sent(node, i, p, pg)
                 prev = p._pending
                 if prev is None:  # p's first gradient: it now waits (``_wait``, inlined)
                     if p._op is None:

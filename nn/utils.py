@@ -1,5 +1,5 @@
-"""Training utilities: gradient clipping, flat parameter vectors, the L2 penalty, and a
-check for parameters that received no gradient."""
+"""Training utilities: gradient clipping, flat parameter vectors, the L2 penalty, and checks
+for parameters that received no gradient (and why)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ __all__ = [
     "parameters_to_vector",
     "unused_parameters",
     "vector_to_parameters",
+    "why_unused",
 ]
 
 
@@ -121,6 +122,20 @@ def unused_parameters(module: Module) -> list[str]:
     ['forgotten.weight', 'forgotten.bias']
     """
     return [name for name, p in module.named_parameters() if p.grad is None]
+
+
+def why_unused(module: Module, loss: Tensor) -> dict[str, ag.NoGradReason]:
+    """For each parameter of ``module`` that gets no gradient, or an exactly zero one,
+    from ``loss``: why (``ag.why_no_grad``); parameters that train are left out.
+
+    >>> from nn import Linear
+    >>> model = Linear(2, 1)
+    >>> _ = model.weight.requires_grad_(False)  # frozen by mistake
+    >>> {n: r.cause for n, r in why_unused(model, model(ag.ones(1, 2)).sum()).items()}
+    {'weight': 'requires_grad_false'}
+    """
+    reasons = {name: ag.why_no_grad(p, loss, name=name) for name, p in module.named_parameters()}
+    return {name: r for name, r in reasons.items() if r.cause != "has_grad"}
 
 
 def l2_penalty(params: Module | Iterable[Tensor], lam: float) -> Tensor:

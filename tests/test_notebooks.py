@@ -22,6 +22,7 @@ EXPECTED = [
     "06_batchnorm_dropout.ipynb",
     "07_gradient_checking.ipynb",
     "08_higher_order.ipynb",
+    "09_teach_backward.ipynb",
     "10_compile.ipynb",
 ]
 TIMEOUT = 120  # seconds per cell; each notebook takes well under a minute in total
@@ -33,9 +34,9 @@ def test_the_expected_notebooks_are_there():
 
 def _draws_graphs(nb) -> bool:
     """Whether the notebook renders a graph, which needs Graphviz's ``dot`` program."""
-    return any(cell.cell_type == "code" and ("ag.draw(" in cell.source
-                                             or "ag.render(" in cell.source)
-               for cell in nb.cells)
+    return any(cell.cell_type == "code" and any(
+        call in cell.source for call in ("ag.draw(", "ag.render(", "animate_backward("))
+        for cell in nb.cells)
 
 
 @pytest.mark.slow  # 3-15 s each, the kernel start included

@@ -18,8 +18,9 @@ from ..scalar import Scalar
 from ..viz import GraphvizNotFoundError, render, to_dot
 
 
-def neuron() -> Scalar:
-    """relu(x1*w1 + x2*w2 + b) with inputs x1, x2 and parameters w1, w2, b, after backward.
+def neuron(backward: bool = True) -> Scalar:
+    """relu(x1*w1 + x2*w2 + b) with inputs x1, x2 and parameters w1, w2, b, after backward
+    (before it with ``backward=False``).
 
     The values are exact in binary, so the labels read the same on every machine.
 
@@ -37,7 +38,8 @@ def neuron() -> Scalar:
     n.name = "n"
     out = n.relu()
     out.name = "out"
-    out.backward()  # the graph survives backward: the picture shows the backward pass
+    if backward:
+        out.backward()  # the graph survives backward: the picture shows the backward pass
     return out
 
 

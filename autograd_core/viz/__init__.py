@@ -1,6 +1,9 @@
 """Pictures of computation graphs with Graphviz: deterministic, foldable, with a backward overlay.
 
-Three functions take the same roots and options:
+Three functions take the same roots and options (and two more teach the backward pass:
+``backward_steps(loss)``, the engine's steps as records, and ``animate_backward(loss,
+path)``, one frame per step as an HTML page with a slider; see ``viz.steps`` and
+``viz.animate``):
 
 - ``to_dot(*roots, **options) -> str``: the DOT source.  Needs only the ``graphviz`` Python
   package, never the ``dot`` program.  Byte-identical across runs and processes: nodes are
@@ -97,12 +100,15 @@ from typing import Any
 import graphviz
 
 from ..engine import Node
+from .animate import BackwardAnimation, animate_backward
 from .dot import digraph
 from .folding import fold
 from .graph import build, named_nodes
 from .options import Options
+from .steps import Step, backward_steps
 
-__all__ = ["GraphvizNotFoundError", "draw", "render", "to_dot"]
+__all__ = ["BackwardAnimation", "GraphvizNotFoundError", "Step", "animate_backward",
+           "backward_steps", "draw", "render", "to_dot"]
 
 _FORMATS = ("svg", "png", "pdf")
 

@@ -30,6 +30,7 @@ _CLUSTER = {"style": "rounded", "color": "#9673a6", "fontcolor": "#9673a6", "fon
 _RED_FILL, _RED_LINE, _ORIGIN_LINE = "#ff7b7b", "#d62728", "#b00000"
 _GREY_LINE, _GREY_TEXT, _GREY_FILL = "#c8c8c8", "#a0a0a0", "#f7f7f7"
 _PATH_LINE = "#e6550d"
+_CURRENT_LINE, _NOTE_TEXT = "#d6006f", "#3a5f8f"  # animate_backward: this step, earlier ones
 # Edge colour runs from faint to strong blue over the log-magnitude of the gradient.
 _FAINT, _STRONG = (0xC6, 0xDB, 0xEF), (0x08, 0x30, 0x6B)
 _DECADES = 6  # gradients more than 1e6 times smaller than the largest get the thinnest edge
@@ -90,12 +91,19 @@ class _Painter:
             role = "const" if type(node) is Const else ("param" if node.requires_grad
                                                          else "input")
             label = self._const_label(node.data) if role == "const" else self._value_label(u)
-            where.node(f"v{u}", label, **self._attrs(role, u, on))
+            where.node(f"v{u}", label, **self._mark(u, self._attrs(role, u, on)))
             return
-        where.node(f"o{u}", _plain_text(node.op_name), **self._attrs("op", None, on))
+        where.node(f"o{u}", _plain_text(node.op_name),
+                   **self._mark(u, self._attrs("op", None, on)))
         role = "output" if u in self.roots else "value"
         where.node(f"v{u}", self._value_label(u),
-                   **self._attrs(role, u, on, dashed=not view.kept[u]))
+                   **self._mark(u, self._attrs(role, u, on, dashed=not view.kept[u])))
+
+    def _mark(self, u: int, attrs: dict[str, str]) -> dict[str, str]:
+        """Outline the node of the current step (``animate_backward``'s frames)."""
+        if self.view.current == u:
+            attrs.update(color=_CURRENT_LINE, penwidth="3")
+        return attrs
 
     def _attrs(self, role: str, i: int | None, on: bool | None, dashed: bool = False,
                bad: bool = False, origin: bool = False) -> dict[str, str]:
@@ -214,7 +222,7 @@ class _Painter:
             dst = f"o{c}" if uc < n else f"g{uc - n}"
             mag = view.edge_grads.get((c, slot))
             if up < n and uc < n:
-                self._edge(src, dst, mag, on)
+                self._edge(src, dst, mag, on, view.edge_notes.get((c, slot)))
             else:  # one edge per pair of drawn nodes; the largest gradient wins
                 seen = merged.setdefault((src, dst), [None, on])
                 seen[0] = _larger(seen[0], mag)
@@ -222,8 +230,16 @@ class _Painter:
         for (src, dst), (mag, on) in merged.items():
             self._edge(src, dst, mag, on)
 
-    def _edge(self, src: str, dst: str, mag: float | None, on: bool | None) -> None:
+    def _edge(self, src: str, dst: str, mag: float | None, on: bool | None,
+              note: tuple[str, bool] | None = None) -> None:
         attrs: dict[str, str] = {}
+        if note is not None:  # the gradient this edge carried (animate_backward's frames)
+            text, now = note
+            attrs = {"label": _plain_text(_clip(text, self.opts.max_label_len)),
+                     "fontsize": "9", "fontcolor": _CURRENT_LINE if now else _NOTE_TEXT,
+                     "color": _CURRENT_LINE if now else _NOTE_TEXT}
+            if now:
+                attrs["penwidth"] = "2.5"
         if self.view.overlay:
             if mag is None:  # the parent needs no gradient
                 attrs = {"color": _GREY_LINE, "style": "dashed"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,12 @@ class GraphView:
     origin_site: str  # where the origin was created (only recorded under detect_anomaly)
     on_path: list[bool] | None  # set by the ``path`` option
     unreached: list[tuple[str, Node]]  # selected parameters not in the graph (no gradient)
+    # Set by animate_backward's frames: the node of the current step (outlined), and text
+    # on edges, (child, parent slot) -> (text, whether it was sent in the current step).
+    current: int | None = None
+    edge_notes: dict[tuple[int, int], tuple[str, bool]] = field(default_factory=dict)
+    # With build(..., edge_values=True): the gradient itself along each edge (why_no_grad).
+    edge_values: dict[tuple[int, int], Any] = field(default_factory=dict)
 
 
 def common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
@@ -93,8 +99,9 @@ def magnitude(g: Any) -> float:
 
 
 def build(roots: list[Node], pairs: list[tuple[str, Node]], overlay: bool | None,
-          path: Any) -> GraphView:
-    """Walk ``roots`` (Tensors or Scalars) and gather everything the picture shows."""
+          path: Any, edge_values: bool = False) -> GraphView:
+    """Walk ``roots`` (Tensors or Scalars) and gather everything the picture shows;
+    ``edge_values`` also keeps the overlay's gradient along every edge."""
     known = {id(r._node): r.data for r in roots if r._node is not r}  # the roots' own values
     roots = [r._node for r in roots]
     nodes, position = walk(roots)
@@ -109,7 +116,7 @@ def build(roots: list[Node], pairs: list[tuple[str, Node]], overlay: bool | None
                      None, [])
     if _wants_overlay(view, overlay):
         with np.errstate(all="ignore"):  # NaN/Inf are what the picture is there to show
-            _overlay(view)
+            _overlay(view, edge_values)
     else:
         for i, n in enumerate(nodes):
             if n.requires_grad and type(n) is not Const and (n._op is None or n._retains_grad):
@@ -166,7 +173,7 @@ def _wants_overlay(view: GraphView, overlay: bool | None) -> bool:
                for n in view.nodes)
 
 
-def _overlay(view: GraphView) -> None:
+def _overlay(view: GraphView, keep: bool = False) -> None:
     """d(sum of the roots)/d(node) for every node, and the gradient carried by every edge.
 
     The chain rule run over the drawing's own values: each op's rule applied once per
@@ -194,6 +201,8 @@ def _overlay(view: GraphView) -> None:
                     op.vjps[slot](ns, g, vals[c], child._ctx, *args),  # type: ignore[attr-defined]
                     nodes[p])
                 view.edge_grads[(c, slot)] = magnitude(share)
+                if keep:
+                    view.edge_values[(c, slot)] = share
                 grads[p] = share if grads[p] is None else grads[p] + share
     for i, n in enumerate(nodes):
         if type(n) is Const:
