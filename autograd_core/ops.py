@@ -28,9 +28,9 @@ from .tensor import (
     _apply,
     _binary,
     _leaf,
-    _made_by,
     _make,
     _operand,
+    _traced,
     _unary,
 )
 from .tracing import outside
@@ -288,11 +288,15 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
                       f"{rounding_mode!r}")
     ad, bd = _data(a), _data(b)
     if np.result_type(ad, bd).kind in "biu":  # integers stay integers: exact, no float
-        q = np.floor_divide(ad, bd)
-        if rounding_mode == "trunc":  # floor rounds down: one less toward zero when signs differ
-            q = q + ((np.remainder(ad, bd) != 0) & ((np.sign(ad) * np.sign(bd)) < 0))
-        return _make(np.asarray(q))
+        return outside(functools.partial(_integer_div, rounding_mode), a, b)
     return (floor if rounding_mode == "floor" else trunc)(_binary(P.DIV, a, b))
+
+
+def _integer_div(rounding_mode: str, a: Any, b: Any) -> np.ndarray:
+    q = np.floor_divide(a, b)
+    if rounding_mode == "trunc":  # floor rounds down: one less toward zero when signs differ
+        q = q + ((np.remainder(a, b) != 0) & ((np.sign(a) * np.sign(b)) < 0))
+    return np.asarray(q)
 
 
 def floor_divide(a: Any, b: Any) -> Tensor:
@@ -322,7 +326,7 @@ def _bitwise(fn: Any, who: str, *xs: Any) -> Tensor:
     if builtins.any(np.result_type(d).kind not in "biu" for d in data):
         raise OpTypeError(f"{who}: needs integer or boolean tensors, got "
                           f"{', '.join(str(np.result_type(d)) for d in data)}")
-    return _make(np.asarray(fn(*data)))
+    return outside(fn, *xs)
 
 
 def bitwise_and(a: Any, b: Any) -> Tensor:
@@ -599,15 +603,14 @@ def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None,
     info = np.finfo(x.dtype) if x.dtype.kind == "f" else None
     hi = posinf if posinf is not None else (info.max if info else 0)
     lo = neginf if neginf is not None else (info.min if info else 0)
-    d = x.data
-    out = where(np.isnan(d), nan, x)
-    out = where(np.isposinf(d), float(hi), out)
-    return where(np.isneginf(d), float(lo), out)
+    out = where(outside(np.isnan, x), nan, x)
+    out = where(outside(np.isposinf, x), float(hi), out)
+    return where(outside(np.isneginf, x), float(lo), out)
 
 
 def _predicate(fn: Any, *xs: Any) -> Tensor:
     """A boolean Tensor from a numpy predicate of the inputs' data (no gradient)."""
-    return _make(np.asarray(fn(*[x.data if isinstance(x, Tensor) else x for x in xs])))
+    return outside(fn, *xs)
 
 
 def isnan(x: Tensor) -> Tensor:
@@ -699,11 +702,8 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     except ValueError:
         raise OpError(f"where: shapes {cond.shape}, {np.shape(xd)} and {np.shape(yd)} "
                       f"cannot be broadcast together") from None
-    if STATE.grad_enabled and builtins.any(isinstance(v, Tensor) and v.requires_grad
-                                           for v in (x, y)):
-        return _made_by(data, P.WHERE, (x if isinstance(x, Tensor) else const(xd),
-                                        y if isinstance(y, Tensor) else const(yd)), (cond,))
-    return _make(data)
+    return _apply(P.WHERE, (x if isinstance(x, Tensor) else const(xd),
+                            y if isinstance(y, Tensor) else const(yd)), data, (cond,))
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
@@ -711,8 +711,9 @@ def astype(x: Tensor, dtype: Any) -> Tensor:
     dt = np.dtype(dtype)
     if x.data.dtype == dt:
         return x
-    if x.requires_grad and dt.kind not in "fc":
-        return _make(x.data.astype(dt))
+    if x.requires_grad and dt.kind not in "fc":  # no gradient through an integer cast
+        data = x.data.astype(dt)
+        return _make(data) if STATE.tracer is None else _traced(data, P.CAST, (x,), (dt,))
     return _unary(P.CAST, x, dt)
 
 
@@ -1431,7 +1432,11 @@ def trace(x: Tensor) -> Tensor:
 
 def count_nonzero(x: Tensor, dim: Any = None) -> Tensor:
     x = _t(x)
-    return _make(np.asarray(np.count_nonzero(x.data, axis=_axes(x, dim)), dtype=np.int64))
+    return outside(functools.partial(_count_nonzero, _axes(x, dim)), x)
+
+
+def _count_nonzero(axes: tuple[int, ...] | None, a: np.ndarray) -> np.ndarray:
+    return np.asarray(np.count_nonzero(a, axis=axes), dtype=np.int64)
 
 
 def nansum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
@@ -1519,11 +1524,7 @@ def matmul(a: Any, b: Any) -> Tensor:
         data = np.matmul(a.data, b.data)
     except ValueError:
         raise _not_aligned("matmul", a, b) from None
-    if type(data) is not np.ndarray:
-        data = np.asarray(data)
-    if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
-        return _made_by(data, P.MATMUL, (a, b))
-    return _make(data)
+    return _apply(P.MATMUL, (a, b), data)
 
 
 def addmm(input: Any, mat1: Any, mat2: Any) -> Tensor:  # noqa: A002  (torch.addmm)
@@ -1672,8 +1673,9 @@ GRAPH_NS = SimpleNamespace(
     exp=exp, log=log, sin=sin, cos=cos, sign=sign, pow=pow, where=where,
     sinh=sinh, cosh=cosh, zeros_like=lambda g: _make(np.zeros_like(_data(g))),
     flip=flip, roll=roll, cumsum=cumsum,
-    eq=lambda a, b: _make(np.asarray(np.equal(_data(a), _data(b)))),
-    within=lambda a, lo, hi: NUMPY_NS.within(_data(a), lo, hi),
+    # Masks from values, by ag.outside: a compiled second-order step recomputes them.
+    eq=lambda a, b: outside(np.equal, a, b),
+    within=lambda a, lo, hi: outside(lambda v: NUMPY_NS.within(v, lo, hi), a),
     sum=sum, prod=prod, expand=broadcast_to, reshape=reshape, transpose=permute,
     expand_dims=unsqueeze, matmul=matmul, mT=lambda x: swapaxes(x, -1, -2),
     getitem=getitem, add_at=_add_at, windows=sliding_windows, fold=fold_windows,

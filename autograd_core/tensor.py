@@ -1269,7 +1269,7 @@ def _unary(op: Op, a: Any, *ctx: Any) -> Tensor:
     return _make(data) if STATE.tracer is None else _traced(data, op, (a,), ctx or None)
 
 
-def _apply(op: Op, inputs: tuple[Tensor, ...], data: Any, ctx: Any = None,
+def _apply(op: Op, inputs: tuple[Tensor | Const, ...], data: Any, ctx: Any = None,
            view_of: Tensor | None = None) -> Tensor:
     """Wrap an already computed ``data`` as the output of ``op`` applied to ``inputs``.
 

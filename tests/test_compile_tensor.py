@@ -160,10 +160,12 @@ def test_computations_on_buffers_are_replayed_not_baked():
 
 
 # --------------------------------------------------------------------- programs
-_UNARY = [P.EXP, P.TANH, P.SIN, P.SIGMOID, P.NEG, P.RELU, P.ABS]
+_UNARY = [P.EXP, P.TANH, P.SIN, P.SIGMOID, P.NEG, P.RELU, P.ABS, P.CLIP]
 _BINARY = [P.ADD, P.SUB, P.MUL, P.MAXIMUM]
-_SMOOTH_UNARY = [P.EXP, P.TANH, P.SIN, P.SIGMOID, P.NEG]
-_SMOOTH_BINARY = [P.ADD, P.SUB, P.MUL]
+# Second order: the first-order rules run as graph ops, masks (relu, abs, maximum, clip)
+# included.
+_SMOOTH_UNARY = [P.EXP, P.TANH, P.SIN, P.SIGMOID, P.NEG, P.RELU, P.ABS, P.CLIP]
+_SMOOTH_BINARY = [P.ADD, P.SUB, P.MUL, P.MAXIMUM]
 
 
 @st.composite
@@ -187,7 +189,8 @@ def _run_program(steps, w, x, b):
     from autograd_core.tensor import _binary, _unary
     vals = [w, x, b]
     for op, i, j in steps:
-        vals.append(_unary(op, vals[i]) if j is None else _binary(op, vals[i], vals[j]))
+        vals.append(_unary(op, vals[i], *((-0.5, 0.5) if op is P.CLIP else ())) if j is None
+                    else _binary(op, vals[i], vals[j]))
     return sum(v.sum() for v in vals[3:]) + (w * w).sum()
 
 
