@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import OUT, Const, Node, _fresh, toposort
+from .engine import OUT, Const, Node, _fresh
 from .errors import CompileError
 from .namespaces import NUMPY_NS
 from .replay import walk
@@ -86,22 +86,13 @@ def _hole_slots(ctx: Any) -> list[int]:
     return []
 
 
-class _Rule:
-    """One backward rule call of a plan: rule ``i`` of the node in slot ``k`` (inputs in
-    ``ins``), giving the gradient of slot ``p`` (``first``: its first contribution;
-    ``unbroadcast``: the input node to sum it back to, or None when it fits); ``reads``:
-    the slots whose values it reads; ``free``: those it is the last to read."""
-
-    __slots__ = ("rule", "k", "ins", "p", "unbroadcast", "first", "ctx", "hole", "reads",
-                 "free", "free_grad")
-
-    def __init__(self, rule: Any, k: int, ins: tuple[int, ...], p: int, unbroadcast: Any,
-                 first: bool, ctx: Any, hole: bool, reads: tuple[int, ...]) -> None:
-        self.rule, self.k, self.ins, self.p = rule, k, ins, p
-        self.unbroadcast, self.first, self.ctx, self.hole = unbroadcast, first, ctx, hole
-        self.reads = reads
-        self.free: tuple[int, ...] = ()
-        self.free_grad = False
+# A backward plan's rule call, a tuple: (rule, k, ins, p, unbroadcast, first, ctx, hole,
+# reads, free, free_grad): rule ``i`` of the node in slot ``k`` (inputs ``ins``) gives the
+# gradient of slot ``p`` (``first``: its first contribution; ``unbroadcast``: the input node
+# to sum it back to, None when it fits); ``ctx`` its context (``hole``: this replay's,
+# filled in); ``reads``: the slots whose values it reads; ``free``: those it is the last to
+# read, and ``free_grad``: whether it is the node's last rule (its gradient can go).
+_READS = 8
 
 
 class TensorPlan:
@@ -168,6 +159,7 @@ class TensorPlan:
                 self.entries.append(("argument", i))
         self.hole_ctx: dict[int, Any] = {}
         self.backed: set[int] = set()  # the outputs whose backward the function ran
+        self.ins_of: list[tuple[int, ...]] = [()] * len(nodes)  # each node's inputs' slots
         for k, node in enumerate(nodes):
             op = node._op
             if op is None:
@@ -179,7 +171,7 @@ class TensorPlan:
                 raise CompileError(f"compile: op '{op.name}' is a custom Function, whose "
                                    f"backward reads what its forward saved; a plan cannot "
                                    f"replay it")
-            ins = tuple([position[id(p)] for p in node._parents])
+            ins = self.ins_of[k] = tuple([position[id(p)] for p in node._parents])
             ctx, holes = _holes(node._ctx, array_slots)  # type: ignore[attr-defined]
             if holes:
                 self.hole_ctx[k] = ctx
@@ -240,78 +232,112 @@ class TensorPlan:
     def _backward(self, root: Node, position: dict[int, int]) -> tuple[Any, ...]:
         """The rules ``backward()`` ran from ``root``, in the engine's order (newest node
         first, each gradient added to its input's sum in that order), restricted to the
-        nodes on a path to a gradient's owner; and those owners' slots."""
-        order, _ = toposort([root])
-        needs: set[int] = set()
-        for node in reversed(order):  # parents first
-            if id(node) in self.owners if node._op is None else any(
-                    id(p) in needs for p in node._parents):
-                needs.add(id(node))
+        nodes on a path to a gradient's owner; and those owners' slots.  Slots number the
+        nodes parents first, so one pass down from the root finds what it reaches (through
+        nodes that require grad, as the engine goes) and one pass up what leads to an
+        owner."""
+        nodes, owners = self.nodes, self.owners
+        r = position[id(root)]
+        ins_of = self.ins_of
+        reach = bytearray(r + 1)
+        reach[r] = 1
+        for k in range(r, -1, -1):
+            if reach[k]:
+                for p in ins_of[k]:
+                    if nodes[p].requires_grad:
+                        reach[p] = 1
+        needs = bytearray(r + 1)
+        for k in range(r + 1):
+            if reach[k] and (id(nodes[k]) in owners if nodes[k]._op is None else
+                             any(needs[p] for p in ins_of[k])):
+                needs[k] = 1
+        recorded = sorted((k for k in range(r + 1) if needs[k] and nodes[k]._op is not None),
+                          key=lambda k: nodes[k]._seq)  # type: ignore[attr-defined]
         rules = []
-        seen = {id(root)}
-        recorded = sorted((n for n in order if n._op is not None and id(n) in needs),
-                          key=lambda n: n._seq)  # type: ignore[attr-defined]
-        for node in recorded:
-            k = position[id(node)]
+        seen = bytearray(r + 1)
+        seen[r] = 1
+        hole_ctx = self.hole_ctx
+        for k in recorded:
+            node = nodes[k]
             op = node._op
             assert op is not None
-            ins = tuple([position[id(p)] for p in node._parents])
-            hole = k in self.hole_ctx
+            ins = ins_of[k]
+            hole = k in hole_ctx
             ctx = None if hole else node._ctx  # type: ignore[attr-defined]
-            for i, p in enumerate(node._parents):
-                if id(p) in needs:
-                    reads = tuple(k if j == OUT else ins[j] for j in op.reads[i])
-                    rules.append(_Rule(op.vjps[i], k, ins, position[id(p)],
-                                       None if node._fits else p,  # type: ignore[attr-defined]
-                                       id(p) not in seen, ctx, hole, reads))
-                    seen.add(id(p))
-        targets = [(position[id(n)], self.owners[id(n)]) for n in order if id(n) in needs
-                   and n._op is None]
-        return position[id(root)], rules, targets
+            for i, p in enumerate(ins):
+                if needs[p]:
+                    reads = tuple([k if j == OUT else ins[j] for j in op.reads[i]])
+                    rules.append((op.vjps[i], k, ins, p,
+                                  None if node._fits else node._parents[i],  # type: ignore[attr-defined]
+                                  not seen[p], ctx, hole, reads, (), False))
+                    seen[p] = 1
+        targets = [(k, owners[id(nodes[k])]) for k in range(r + 1)
+                   if needs[k] and nodes[k]._op is None]
+        return r, rules, targets
 
     def _schedule_release(self) -> None:
         """When each value can go: after the last step or backward rule that reads it (a
         rule gets the node instead of an input it does not read, as in the engine), so a
         replay holds no more than the eager step did.  What the function returns, and what
         a later ``backward()`` of a returned output will read, stays."""
-        n = len(self.nodes)
-        owned = {st[1] for st in self.steps if st[0] == _OP}
-        owned.update(k for st in self.steps if st[0] == _OUTSIDE for k in st[3] if k >= 0)
-        keep = {k for k, _ in self.outputs}
-        for k, _ in self.outputs:
-            if 0 <= k < n and k not in self.backed and self.nodes[k].requires_grad:
-                keep.update(j for r in self.backward_from(k)[1] for j in r.reads)
-        last: dict[int, int] = {}
-        for p, st in enumerate(self.steps):
+        n, size = len(self.nodes), self.size
+        owned = bytearray(size)  # the values a replay makes: ops' and outside calls'
+        for st in self.steps:
             if st[0] == _OP:
-                last.update((k, p) for k in (*st[3], *_hole_slots(st[4]), st[1]))
+                owned[st[1]] = 1
             elif st[0] == _OUTSIDE:
-                last.update((k, p) for k in (*st[2], *st[3]))
-            elif st[0] == _BACKWARD:
+                for k in st[3]:
+                    if k >= 0:
+                        owned[k] = 1
+        for k, _ in self.outputs:
+            if k >= 0:
+                owned[k] = 0
+                if k < n and k not in self.backed and self.nodes[k].requires_grad:
+                    for r in self.backward_from(k)[1]:
+                        for j in r[_READS]:
+                            owned[j] = 0
+        last = [-1] * size
+        for p, st in enumerate(self.steps):
+            kind = st[0]
+            if kind == _OP:
+                for k in st[3]:
+                    last[k] = p
+                for k in _hole_slots(st[4]):
+                    last[k] = p
+                last[st[1]] = p
+            elif kind == _OUTSIDE:
+                for k in st[2]:
+                    last[k] = p
+                for k in st[3]:
+                    last[k] = p
+            elif kind == _BACKWARD:
                 root, rules, _ = st[1]
-                last.update((k, p) for k in (root, *(j for r in rules for j in r.reads)))
+                last[root] = p
+                for r in rules:
+                    for j in r[_READS]:
+                        last[j] = p
                 if type(st[2]) is int:
                     last[st[2]] = p
-        self.release: list[tuple[int, ...]] = [()] * len(self.steps)
         after: dict[int, list[int]] = {}
-        for k, p in last.items():
-            if k in owned and k not in keep:
-                after.setdefault(p, []).append(k)
-        for p, ks in after.items():
-            st = self.steps[p]
+        for k in range(size):
+            if owned[k] and last[k] >= 0:
+                after.setdefault(last[k], []).append(k)
+        self.release: list[tuple[int, ...]] = [()] * len(self.steps)
+        for p, st in enumerate(self.steps):
+            ks = after.get(p, [])
             if st[0] != _BACKWARD:
                 self.release[p] = tuple(ks)
                 continue
             # Inside a backward: each value goes after the last rule that reads it, and
             # each gradient after its node's last rule (a node's rules are consecutive).
             rules = st[1][1]
-            last_rule = {j: r for r, rule in enumerate(rules) for j in rule.reads}
+            last_rule = {j: r for r, rule in enumerate(rules) for j in rule[_READS]}
             free: dict[int, list[int]] = {}
             for k in ks:
                 free.setdefault(last_rule.get(k, -1), []).append(k)
             for r, rule in enumerate(rules):
-                rule.free = tuple(free.get(r, ()))
-                rule.free_grad = r + 1 == len(rules) or rules[r + 1].k != rule.k
+                rules[r] = (*rule[:_READS + 1], tuple(free.get(r, ())),
+                            r + 1 == len(rules) or rules[r + 1][1] != rule[1])
             self.release[p] = tuple(free.get(-1, ()))
 
     def __str__(self) -> str:
@@ -415,21 +441,19 @@ class TensorPlan:
         was_enabled = gc.isenabled()
         gc.disable()  # as the engine's backward: the rules make no cycles
         try:
-            for r in rules:
-                k, ins = r.k, r.ins
-                ctx = ctxs[k] if r.hole else r.ctx
-                rule = r.rule
+            for rule, k, ins, p, unb, first, ctx, hole, _, free, free_grad in rules:
+                if hole:
+                    ctx = ctxs[k]
                 pg = (rule(ns, grads[k], values[k], ctx, values[ins[0]]) if len(ins) == 1 else
                       rule(ns, grads[k], values[k], ctx, values[ins[0]], values[ins[1]])
                       if len(ins) == 2 else
                       rule(ns, grads[k], values[k], ctx, *[values[i] for i in ins]))
-                if r.unbroadcast is not None:
-                    pg = unbroadcast(pg, r.unbroadcast)
-                p = r.p
-                grads[p] = pg if r.first else grads[p] + pg
-                for j in r.free:
+                if unb is not None:
+                    pg = unbroadcast(pg, unb)
+                grads[p] = pg if first else grads[p] + pg
+                for j in free:
                     values[j] = nodes[j]
-                if r.free_grad:
+                if free_grad:
                     grads[k] = None
         finally:
             if was_enabled:
