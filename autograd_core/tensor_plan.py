@@ -111,23 +111,39 @@ class TensorPlan:
             roots.extend(x._node for x in ins if isinstance(x, Node))
             roots.extend(outs)
         roots.extend(o._node for o in outputs if isinstance(o, Tensor))
-        nodes, position = walk(roots)
-        self.position = position
-        self._from: dict[int, tuple[Any, ...]] = {}
-        self.nodes = nodes  # kept: leaves are read, and rules get nodes' shapes
-        self.size = len(nodes)
-        self.template: list[Any] = [None] * len(nodes)
+        # The nodes are kept: leaves are read on replays, and rules ask inputs' shapes.
+        self.nodes, self.position = walk(roots)
+        self.size = len(self.nodes)
+        self.template: list[Any] = [None] * self.size  # constants' values
         self.arguments: list[tuple[int, int]] = []  # (slot, argument index)
         self.loads: list[tuple[int, Tensor]] = []  # (slot, leaf whose .data it holds)
         self.entries: list[tuple[Any, ...]] = []  # what check_same compares
         # The leaves whose gradient a backward delivers: the parameter itself, or the
         # index of the argument (the replay's own tensor gets it).
         self.owners: dict[int, Tensor | int] = {}
+        self.holes: set[int] = set()  # the ops whose context a replay fills in
+        self.backed: set[int] = set()  # the outputs whose backward the function ran
+        self.ins_of: list[tuple[int, ...]] = [()] * self.size  # each node's inputs' slots
+        self._from: dict[int, tuple[Any, ...]] = {}  # backward_from's plans
+        array_slots = self._leaves(args, grad_args, events)
+        steps = self._ops(array_slots) + self._events(events, array_slots)
+        steps.sort(key=lambda s: -s[0])  # the order of the eager call (the count goes down)
+        self.steps = [s for _, s in steps]
+        # (slot, None) for a Tensor, (-1, value) for anything else the function returned
+        self.outputs = [(self.position[id(o._node)], None) if isinstance(o, Tensor)
+                        else (-1, o) for o in outputs]
+        self.entries.append(("outputs", self.outputs))
+        self.finalized = False
+
+    def _leaves(self, args: Sequence[Any], grad_args: set[int], events: list[Any]
+                ) -> dict[int, int]:
+        """Sort the leaves into constants, arguments, results of `outside` calls and
+        parameters or buffers (read on each replay); returns the slots of the arrays a
+        context may hold (``id(array) -> slot``)."""
         arg_index = {id(a): i for i, a in enumerate(args) if isinstance(a, Tensor)}
         made_by = {id(o): (e, j) for e, ev in enumerate(events) for j, o in enumerate(ev[4])}
-        steps: list[tuple[int, tuple[Any, ...]]] = []  # (seq, step)
-        array_slots: dict[int, int] = {}  # id(array) -> the slot that holds it on replays
-        for k, node in enumerate(nodes):
+        array_slots: dict[int, int] = {}
+        for k, node in enumerate(self.nodes):
             if type(node) is Const:
                 self.template[k] = node.data
                 self.entries.append(("constant", node.data))
@@ -157,10 +173,13 @@ class TensorPlan:
                 array_slots[id(data)] = self._extra(None)
                 self.arguments.append((array_slots[id(data)], i))
                 self.entries.append(("argument", i))
-        self.hole_ctx: dict[int, Any] = {}
-        self.backed: set[int] = set()  # the outputs whose backward the function ran
-        self.ins_of: list[tuple[int, ...]] = [()] * len(nodes)  # each node's inputs' slots
-        for k, node in enumerate(nodes):
+        return array_slots
+
+    def _ops(self, array_slots: dict[int, int]) -> list[tuple[int, tuple[Any, ...]]]:
+        """A forward step per recorded op, numbered by its recording order."""
+        steps = []
+        position = self.position
+        for k, node in enumerate(self.nodes):
             op = node._op
             if op is None:
                 continue
@@ -174,10 +193,18 @@ class TensorPlan:
             ins = self.ins_of[k] = tuple([position[id(p)] for p in node._parents])
             ctx, holes = _holes(node._ctx, array_slots)  # type: ignore[attr-defined]
             if holes:
-                self.hole_ctx[k] = ctx
+                self.holes.add(k)
             self.entries.append(("op", op.name, ins, ctx))
             steps.append((node._seq, (_OP, k, op.fwd, ins, ctx or (),  # type: ignore[attr-defined]
                                       holes, node.dtype)))  # type: ignore[attr-defined]
+        return steps
+
+    def _events(self, events: list[Any], array_slots: dict[int, int]
+                ) -> list[tuple[int, tuple[Any, ...]]]:
+        """A step per event: a backward (its rules: see `finalize`), a call, or a call
+        outside the graph (its inputs' slots and its outputs')."""
+        steps: list[tuple[int, tuple[Any, ...]]] = []
+        position = self.position
         for seq, kind, fn, ins, outs in events:
             if kind == "backward":
                 root, grad = ins
@@ -185,32 +212,26 @@ class TensorPlan:
                     seed: Any = position[id(grad._node)]
                 elif grad is not None:
                     seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad,
-                                      root.dtype)  # type: ignore[attr-defined]
+                                      root.dtype)
                 else:
                     seed = None
-                steps.append((seq, (_BACKWARD, root, seed)))  # its rules: see finalize
+                steps.append((seq, (_BACKWARD, root, seed)))
                 self.entries.append(("backward", position[id(root)], seed))
                 self.backed.add(position[id(root)])
             elif kind == "call":
                 steps.append((seq, (_CALL, fn)))
                 self.entries.append(("call", fn))
             else:
-                slots = tuple([self._input_slot(x, position, array_slots) for x in ins])
+                slots = tuple([self._input_slot(x, array_slots) for x in ins])
                 outs_at = tuple([position.get(id(o), -1) for o in outs])
                 steps.append((seq, (_OUTSIDE, fn, slots, outs_at)))
                 self.entries.append(("call outside the graph", fn, slots, len(outs)))
-        steps.sort(key=lambda s: -s[0])  # the order of the eager call (the count goes down)
-        self.steps = [s for _, s in steps]
-        # (slot, None) for a Tensor, (-1, value) for anything else the function returned
-        self.outputs = [(position[id(o._node)], None) if isinstance(o, Tensor) else (-1, o)
-                        for o in outputs]
-        self.entries.append(("outputs", self.outputs))
-        self.finalized = False
+        return steps
 
     def finalize(self) -> None:
         """Make the recording replayable: the backward steps' rules and when each value
         is released (not needed for the first recording, which is only compared)."""
-        self.steps = [(_BACKWARD, self._backward(st[1], self.position), st[2])
+        self.steps = [(_BACKWARD, self._backward(st[1]), st[2])
                       if st[0] == _BACKWARD else st for st in self.steps]
         self._schedule_release()
         self.finalized = True
@@ -220,16 +241,15 @@ class TensorPlan:
         self.size += 1
         return self.size - 1
 
-    def _input_slot(self, x: Any, position: dict[int, int], array_slots: dict[int, int]
-                    ) -> int:
+    def _input_slot(self, x: Any, array_slots: dict[int, int]) -> int:
         if isinstance(x, Node):
-            return position[id(x._node)]
+            return self.position[id(x._node)]
         if isinstance(x, np.ndarray) and id(x) in array_slots:
             return array_slots[id(x)]
         self.entries.append(("constant", x))
         return self._extra(x)
 
-    def _backward(self, root: Node, position: dict[int, int]) -> tuple[Any, ...]:
+    def _backward(self, root: Node) -> tuple[Any, ...]:
         """The rules ``backward()`` ran from ``root``, in the engine's order (newest node
         first, each gradient added to its input's sum in that order), restricted to the
         nodes on a path to a gradient's owner; and those owners' slots.  Slots number the
@@ -237,7 +257,7 @@ class TensorPlan:
         nodes that require grad, as the engine goes) and one pass up what leads to an
         owner."""
         nodes, owners = self.nodes, self.owners
-        r = position[id(root)]
+        r = self.position[id(root)]
         ins_of = self.ins_of
         reach = bytearray(r + 1)
         reach[r] = 1
@@ -256,13 +276,13 @@ class TensorPlan:
         rules = []
         seen = bytearray(r + 1)
         seen[r] = 1
-        hole_ctx = self.hole_ctx
+        holes = self.holes
         for k in recorded:
             node = nodes[k]
             op = node._op
             assert op is not None
             ins = ins_of[k]
-            hole = k in hole_ctx
+            hole = k in holes
             ctx = None if hole else node._ctx  # type: ignore[attr-defined]
             for i, p in enumerate(ins):
                 if needs[p]:
@@ -471,7 +491,7 @@ class TensorPlan:
         """The backward plan of an output the caller calls ``backward()`` on (cached)."""
         plan = self._from.get(slot)
         if plan is None:
-            plan = self._from[slot] = self._backward(self.nodes[slot], self.position)
+            plan = self._from[slot] = self._backward(self.nodes[slot])
         return plan
 
 
