@@ -160,16 +160,24 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     say(f"training {args.model} ({sum(p.size for p in model.parameters()):,} parameters) on "
         f"{len(split.y_train)} digits with {args.optimizer} lr={lr:g} for {args.epochs} "
         f"epochs{on}; testing on {len(split.y_test)}")
+
+    def train_step(xb: Any, yb: Any) -> Any:
+        loss = nn.functional.cross_entropy(net(xb), yb)
+        opt.zero_grad()
+        loss.backward()  # with DDP: gradients averaged over the ranks at the end
+        opt.step()
+        return loss
+
+    # --compile: recorded on the first two batches of each shape, replayed after (the same
+    # weights bit for bit, fewer Python objects per step).
+    step = ag.compile(train_step) if args.compile else train_step
     start = time.perf_counter()
     for epoch in range(first, args.epochs + 1):
         t0 = time.perf_counter()
         if sampler is not None:
             sampler.set_epoch(epoch)
         for xb, yb in _progress(loader, len(loader), f"epoch {epoch}", lead and not args.quiet):
-            loss = nn.functional.cross_entropy(net(xb), yb)
-            opt.zero_grad()
-            loss.backward()  # with DDP: gradients averaged over the ranks at the end
-            opt.step()
+            step(xb, yb)
         if sched is not None:
             sched.step()
         # Every rank's generator goes into rank 0's checkpoint (a collective: all call it).
@@ -327,6 +335,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "mpiexec -n N (needs mpiexec and mpi4py: pip install "
                         "'autograd_core[mpi]'); --batch-size stays the global batch, split "
                         "evenly between the workers")
+    p.add_argument("--compile", action="store_true",
+                   help="run the training step under ag.compile (the same weights, replayed "
+                        "without per-op Python objects)")
     p.add_argument("--quiet", action="store_true", help="print nothing")
     p.add_argument("--resume", metavar="DIR", default=None,
                    help="continue an interrupted run from DIR's last finished epoch (its "
@@ -341,6 +352,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.workers = launched
     if args.workers < 1:
         p.error(f"--workers must be positive, got {args.workers}")
+    if args.compile and args.workers > 1:
+        p.error("--compile does not combine with --workers: the gradient averaging runs in "
+                "a backward hook, which a compiled plan cannot replay")
     if launched > 1 and args.workers != launched:
         p.error(f"--workers {args.workers} under an mpiexec that started {launched} "
                 f"processes; give the same number (or leave --workers out)")

@@ -111,3 +111,23 @@ def test_outputs_are_written_whole_or_not_at_all(tmp_path):
     with atomic_write(str(path)) as f:
         f.write("new")
     assert path.read_text() == "new"
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_compiled_training_gives_the_same_weights_bit_for_bit(tmp_path, model):
+    """--compile replays the step (dropout, batch norm or augmentation, Adam, the cosine
+    schedule between epochs, a smaller last batch): the weights equal eager's exactly."""
+    opts = ["--epochs", "2", "--quiet", "--model", model, "--dropout", "0.2",
+            "--batchnorm" if model == "mlp" else "--augment"]
+    main([*opts, "--out", str(tmp_path / "eager")])
+    main([*opts, "--out", str(tmp_path / "compiled"), "--compile"])
+    with (np.load(tmp_path / "eager" / "weights.npz") as a,
+          np.load(tmp_path / "compiled" / "weights.npz") as b):
+        assert sorted(a.files) == sorted(b.files)
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)
+
+
+def test_compile_and_workers_are_refused_together(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--compile", "--workers", "2"])
+    assert "--compile does not combine with --workers" in capsys.readouterr().err
