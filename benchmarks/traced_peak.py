@@ -1,4 +1,5 @@
-"""Peak traced memory of one W4 / W5 training step: the numpy floor and ours (raw, nn + optim).
+"""Peak traced memory of one W4 / W5 training step: the numpy floor and ours (raw, nn + optim,
+and the nn + optim step replayed by ag.compile).
 
 ``tracemalloc`` counts every numpy buffer and Python object allocated during the step; the
 peak is the step's high-water mark above what was live before it (parameters, data and
@@ -17,7 +18,7 @@ import numpy as np
 
 from .workloads import WORKLOADS
 
-SYSTEMS = ("numpy", "ours", "ours-nn")
+SYSTEMS = ("numpy", "ours", "ours-nn", "ours-compiled")
 WARMUPS = 3
 
 
