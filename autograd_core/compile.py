@@ -353,7 +353,7 @@ class _Variant:
         self.plan, self.guards, self.out_key, self.verified = plan, guards, out_key, False
 
     def holds(self) -> bool:
-        return all(m.training == mode for m, mode in self.guards)
+        return all(m.training == mode for m, mode in self.guards) and self.plan.leaves_fit()
 
 
 class TensorCalls:

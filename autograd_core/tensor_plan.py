@@ -117,6 +117,7 @@ class TensorPlan:
         self.template: list[Any] = [None] * self.size  # constants' values
         self.arguments: list[tuple[int, int]] = []  # (slot, argument index)
         self.loads: list[tuple[int, Tensor]] = []  # (slot, leaf whose .data it holds)
+        self.load_layouts: list[tuple[tuple[int, ...], np.dtype]] = []  # as recorded
         self.entries: list[tuple[Any, ...]] = []  # what check_same compares
         # The leaves whose gradient a backward delivers: the parameter itself, or the
         # index of the argument (the replay's own tensor gets it).
@@ -164,6 +165,7 @@ class TensorPlan:
                     array_slots[id(node.data)] = k
                 else:
                     self.loads.append((k, node))
+                    self.load_layouts.append((node.data.shape, node.data.dtype))
                     self.entries.append(("parameter" if node.requires_grad else "leaf", node))
                     if node.requires_grad:
                         self.owners[id(node)] = node
@@ -227,6 +229,13 @@ class TensorPlan:
                 steps.append((seq, (_OUTSIDE, fn, slots, outs_at)))
                 self.entries.append(("call outside the graph", fn, slots, len(outs)))
         return steps
+
+    def leaves_fit(self) -> bool:
+        """Whether every parameter and buffer still has the shape and dtype it was recorded
+        with (``p.data = ...`` may have replaced it; a plan bakes shapes in)."""
+        return all(leaf.data.shape == shape and leaf.data.dtype == dtype
+                   for (_, leaf), (shape, dtype) in zip(self.loads, self.load_layouts,
+                                                        strict=True))
 
     def finalize(self) -> None:
         """Make the recording replayable: the backward steps' rules and when each value

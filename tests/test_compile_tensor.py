@@ -475,3 +475,18 @@ def test_a_scheduler_step_inside_the_step_replays():
 
     (eager, lr_eager), (compiled, lr_compiled) = run(False), run(True)
     assert _same_arrays(eager, compiled) and lr_eager == lr_compiled == 0.0625
+
+
+def test_a_parameter_given_another_shape_records_a_new_plan():
+    """The arguments are the same, but ``p.data = ...`` gave a parameter another shape:
+    the plan (shapes baked in) no longer fits, and a new variant is recorded."""
+    w = ag.tensor(np.ones((3, 2), np.float32), requires_grad=True)
+    f = ag.compile(lambda x: ((x @ w) ** 2).sum())
+    x = ag.ones(4, 3)
+    for _ in range(3):
+        f(x)
+    w.data = np.arange(12, dtype=np.float32).reshape(3, 4)
+    for _ in range(3):
+        assert f(x).item() == ((x @ w) ** 2).sum().item()
+    (variants,) = f._tensors.plans.values()
+    assert len(variants) == 2
