@@ -352,9 +352,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.workers = launched
     if args.workers < 1:
         p.error(f"--workers must be positive, got {args.workers}")
-    if args.compile and args.workers > 1:
-        p.error("--compile does not combine with --workers: the gradient averaging runs in "
-                "a backward hook, which a compiled plan cannot replay")
     if launched > 1 and args.workers != launched:
         p.error(f"--workers {args.workers} under an mpiexec that started {launched} "
                 f"processes; give the same number (or leave --workers out)")

@@ -403,6 +403,10 @@ class TensorCalls:
             out = self.fn(*_rebuild(key, inputs))
         finally:
             STATE.tracer = None
+        if tracer.after:
+            raise CompileError("compile: something asked to run after the next backward() "
+                               "(DistributedDataParallel's gradient averaging), but the "
+                               "function did not call backward(): call it inside")
         outputs, out_key = _nesting(out, lambda _: None)
         was_enabled = gc.isenabled()
         gc.disable()  # as for Scalar plans: many small tuples, no cycles

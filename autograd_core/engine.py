@@ -636,6 +636,8 @@ def backward(node: Node, grad: Any = None, retain_graph: bool | None = None,
     if retain_graph is None:
         retain_graph = create_graph
     run_backward([node._node], [seed], retain_graph, create_graph)
+    if STATE.tracer is not None:
+        STATE.tracer.backward_done()
 
 
 def grad(outputs: Node | Sequence[Node], inputs: Node | Sequence[Node],

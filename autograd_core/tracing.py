@@ -37,6 +37,19 @@ class Tracer:
     def __init__(self) -> None:
         self.events: list[tuple[int, str, Any, tuple[Any, ...], tuple[Tensor, ...]]] = []
         self.modules: dict[int, tuple[Any, bool]] = {}
+        self.after: list[Callable[[], Any]] = []  # see after_backward
+
+    def after_backward(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` once the next ``backward()`` has finished, as one call of the plan
+        (what a hook queueing an end-of-backward callback does eagerly, such as
+        DistributedDataParallel's gradient averaging)."""
+        if fn not in self.after:
+            self.after.append(fn)
+
+    def backward_done(self) -> None:
+        fns, self.after = self.after, []
+        for fn in fns:
+            self.run(fn)
 
     def outside(self, fn: Callable[..., Any], inputs: tuple[Any, ...],
                 outputs: tuple[Tensor, ...]) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from autograd_core import Tensor
 from autograd_core.distributed import Communicator, get_communicator
-from autograd_core.engine import bump_version, is_grad_enabled, queue_callback
+from autograd_core.engine import STATE, bump_version, is_grad_enabled, queue_callback
 from nn.module import Module, Parameter
 
 __all__ = ["DistributedDataParallel"]
@@ -57,8 +57,9 @@ class DistributedDataParallel(Module):
     unless ``broadcast_buffers=True``, which broadcasts rank 0's before every training
     forward (PyTorch's default); batch-norm batch statistics are always per rank (no
     SyncBatchNorm); no buckets or overlap of communication with backward; averaged
-    gradients are plain tensors even after ``backward(create_graph=True)``; ``ag.compile``
-    refuses a step through it (the averaging is a hook, which a plan cannot replay).
+    gradients are plain tensors even after ``backward(create_graph=True)``.  Under
+    ``ag.compile`` the averaging is recorded as a call after the step's ``backward()``
+    (which must then be inside the compiled function).
 
     >>> import autograd_core as ag, nn
     >>> ddp = DistributedDataParallel(nn.Linear(2, 1))   # one process: rank 0 of 1
@@ -114,6 +115,9 @@ class DistributedDataParallel(Module):
             self._broadcast(self.module.buffers())
         out = self.module(*args, **kwargs)
         if self._require_backward_sync and is_grad_enabled():
+            if STATE.tracer is not None:  # ag.compile: the averaging is a call of the plan
+                STATE.tracer.after_backward(self.sync_gradients)
+                return out
             for t in _tensors(out):
                 if t.requires_grad:
                     t.register_hook(self._queue_sync)

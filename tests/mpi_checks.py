@@ -42,6 +42,30 @@ def check_same_parameters_as_one_process_on_the_whole_batch(comm):
         assert all(np.array_equal(mine, other) for other in comm.allgather_object(mine))
 
 
+def check_a_compiled_step_replays_the_averaging(comm):
+    """Under ag.compile the gradient averaging is a call of the plan: the same parameters
+    bit for bit as the eager DDP step."""
+    rng = np.random.default_rng(3 + comm.rank)
+    batches = [(rng.normal(size=(4, 5)), rng.normal(size=(4, 3))) for _ in range(5)]
+    results = []
+    for compiled in (False, True):
+        ddp = nn.DistributedDataParallel(model(seed=7), comm)
+        opt = optim.Adam(ddp.parameters(), lr=0.05)
+
+        def step(x, y, ddp=ddp, opt=opt):
+            opt.zero_grad()
+            loss = ((ddp(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = ag.compile(step) if compiled else step
+        for x, y in batches:
+            run(ag.tensor(x), ag.tensor(y))
+        results.append(np.concatenate([p.data.ravel() for p in ddp.parameters()]))
+    assert np.array_equal(results[0], results[1]), f"rank {comm.rank}"
+
+
 def check_grad_is_the_mean_of_the_ranks_grads(comm):
     ddp = nn.DistributedDataParallel(model(seed=1), comm)
     x = np.random.default_rng(10 + comm.rank).normal(size=(6, 5))  # different data per rank
@@ -97,6 +121,7 @@ def main():
     comm = init()
     assert isinstance(comm, MPICommunicator) and comm.size == 2, comm
     for check in (check_same_parameters_as_one_process_on_the_whole_batch,
+                  check_a_compiled_step_replays_the_averaging,
                   check_grad_is_the_mean_of_the_ranks_grads, check_missing_gradients,
                   check_buffers_are_broadcast_and_then_local,
                   check_mismatched_models_are_refused):

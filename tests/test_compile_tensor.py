@@ -490,3 +490,25 @@ def test_a_parameter_given_another_shape_records_a_new_plan():
         assert f(x).item() == ((x @ w) ** 2).sum().item()
     (variants,) = f._tensors.plans.values()
     assert len(variants) == 2
+
+
+def test_distributed_data_parallel_averaging_is_a_call_of_the_plan():
+    """One process: the averaging runs (an identity) as a call after backward; a compiled
+    function that leaves the backward to its caller is refused."""
+    ag.manual_seed(0)
+    ddp = nn.DistributedDataParallel(nn.Linear(3, 2))
+    opt = optim.SGD(ddp.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = ddp(x).pow(2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    f = ag.compile(step)
+    for _ in range(3):
+        f(ag.ones(4, 3))
+    assert "call DistributedDataParallel.sync_gradients()" in str(f.plan)
+    with pytest.raises(ag.CompileError, match="did not call backward"):
+        ag.compile(lambda x: ddp(x).sum())(ag.ones(4, 3))

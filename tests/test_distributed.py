@@ -262,6 +262,7 @@ def test_two_processes_match_one_and_average_the_grads(mpiexec):
                        env=_mpi_env(), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     for check in ("same_parameters_as_one_process_on_the_whole_batch",
+                  "a_compiled_step_replays_the_averaging",
                   "grad_is_the_mean_of_the_ranks_grads", "missing_gradients",
                   "buffers_are_broadcast_and_then_local", "mismatched_models_are_refused"):
         for rank in (0, 1):

@@ -126,8 +126,3 @@ def test_compiled_training_gives_the_same_weights_bit_for_bit(tmp_path, model):
         assert sorted(a.files) == sorted(b.files)
         assert all(np.array_equal(a[k], b[k]) for k in a.files)
 
-
-def test_compile_and_workers_are_refused_together(capsys):
-    with pytest.raises(SystemExit):
-        parse_args(["--compile", "--workers", "2"])
-    assert "--compile does not combine with --workers" in capsys.readouterr().err
