@@ -427,9 +427,9 @@ class TensorCalls:
                 continue
             node = plan.nodes[k]
             if node._op is None:  # a leaf: the argument itself, or the parameter, buffer
-                argument = next((i for s, i in plan.arguments if s == k), None)
+                argument = plan.argument_at.get(k)
                 outs.append(leaves[argument] if argument is not None else
-                            node if (k, node) in plan.loads else _make(values[k]))
+                            node if k in plan.loaded else _make(values[k]))
             elif k in plan.backed or not node.requires_grad:
                 outs.append(_make(values[k]))
             else:

@@ -127,6 +127,8 @@ class TensorPlan:
         self.ins_of: list[tuple[int, ...]] = [()] * self.size  # each node's inputs' slots
         self._from: dict[int, tuple[Any, ...]] = {}  # backward_from's plans
         array_slots = self._leaves(args, grad_args, events)
+        self.argument_at = dict(self.arguments)  # slot -> argument index
+        self.loaded = {k for k, _ in self.loads}
         steps = self._ops(array_slots) + self._events(events, array_slots)
         steps.sort(key=lambda s: -s[0])  # the order of the eager call (the count goes down)
         self.steps = [s for _, s in steps]
