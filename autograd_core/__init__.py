@@ -1,6 +1,6 @@
 """autograd_core: one reverse-mode autodiff engine for floats (Scalar) and numpy arrays (Tensor)."""
 
-from . import distributed, func, primitives
+from . import backends, distributed, func, primitives
 from .allocator import keep_freed_memory
 from .anomaly import detect_anomaly
 from .compile import CompileError, compile  # noqa: A004  (torch.compile)
@@ -13,7 +13,7 @@ from .engine import (
     no_grad,
     set_grad_enabled,
 )
-from .errors import OpError, OpTypeError
+from .errors import DeviceError, OpError, OpTypeError
 from .function import Function, FunctionCtx
 from .ops import *  # noqa: F403  (the functional API; names listed in ops.__all__)
 from .ops import __all__ as _ops_all
@@ -38,6 +38,7 @@ __all__ = [
     "get_default_dtype",
     "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "live_nodes", "manual_seed", "default_generator", "primitives", "func", "distributed",
+    "backends", "DeviceError",
     "Function",
     "FunctionCtx", "detect_anomaly", "draw", "render", "to_dot", "keep_freed_memory",
     "OpError", "OpTypeError", "compile", "CompileError", "outside", "why_no_grad",

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from . import backends
 from .engine import STATE, Const
 from .errors import CompileError
 from .namespaces import FLOAT_NS
@@ -318,6 +319,9 @@ class Compiled:
 def _tensor_key(x: Any) -> Any:
     """A Tensor call's leaf in the cache key: what a plan assumes of it."""
     if isinstance(x, Tensor):
+        if type(x.data) is not np.ndarray:
+            raise CompileError(f"compile: plans replay numpy calls; an argument is "
+                               f"{backends.describe(x.data)} (run it eagerly)")
         return ("Tensor", x.shape, x.dtype.str, x.requires_grad)
     if isinstance(x, np.ndarray):
         return ("array", x.shape, x.dtype.str)

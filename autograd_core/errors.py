@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CompileError", "OpError", "OpTypeError"]
+__all__ = ["CompileError", "DeviceError", "OpError", "OpTypeError"]
 
 
 class OpError(ValueError, RuntimeError):
@@ -14,6 +14,11 @@ class OpError(ValueError, RuntimeError):
 class OpTypeError(TypeError, RuntimeError):
     """An op does not take this dtype (bitwise ops on floats): a TypeError and, as in
     PyTorch, a RuntimeError."""
+
+
+class DeviceError(RuntimeError):
+    """Arrays of two libraries or two devices met in one op (a RuntimeError, as PyTorch's
+    "Expected all tensors to be on the same device"); move one with ``Tensor.to``."""
 
 
 class CompileError(RuntimeError):

@@ -89,7 +89,7 @@ def _unwrap(g: Any, nested: bool) -> Any:
 
 
 def _scalar_output(out: Any, name: str) -> None:
-    size = out.data.size if isinstance(out, Tensor) else 1
+    size = out.size if isinstance(out, Tensor) else 1
     if not isinstance(out, Node) or size != 1:
         raise TypeError(f"{name}: the function must return a one-element Tensor or a Scalar, "
                         f"got {type(out).__name__}"

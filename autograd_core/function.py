@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from . import backends
 from .engine import STATE, Op, const
 from .tensor import Tensor, TensorNode, _made_by, _make
 
@@ -65,7 +66,7 @@ class FunctionCtx:
         for a in self.saved:
             owner = owners.get(id(a))
             if owner is None or not STATE.grad_enabled:
-                owner = _make(np.asarray(a)) if owner is None else _make(owner.data)
+                owner = _make(_array(a)) if owner is None else _make(owner.data)
             out.append(owner)
         return tuple(out)
 
@@ -88,7 +89,7 @@ class Function:
         ctx = FunctionCtx()
         parents = tuple(a if isinstance(a, Tensor) else const(a) for a in args)
         ctx.needs_input_grad = tuple(p.requires_grad for p in parents)
-        data = np.asarray(cls.forward(ctx, *[p.data for p in parents]))
+        data = _array(cls.forward(ctx, *[p.data for p in parents]))
         if STATE.grad_enabled and any(ctx.needs_input_grad):
             out = _made_by(data, _op_for(cls, len(parents)), parents, (ctx,))
             ctx._node = out.grad_fn
@@ -118,7 +119,7 @@ def _rule(cls: type[Function], i: int) -> Any:
         fctx: FunctionCtx = ctx[0]
         memo = fctx._memo
         if memo is None or memo[0] is not g:  # one backward call serves every input
-            grads = cls.backward(fctx, g if isinstance(g, Tensor) else _make(np.asarray(g)))
+            grads = cls.backward(fctx, g if isinstance(g, Tensor) else _make(_array(g)))
             if not isinstance(grads, tuple):
                 grads = (grads,)
             if len(grads) != len(inputs):
@@ -127,8 +128,14 @@ def _rule(cls: type[Function], i: int) -> Any:
             fctx._memo = memo = (g, grads)
         gi = memo[1][i]
         if gi is None:
-            gi = np.zeros_like(np.asarray(getattr(inputs[i], "data", inputs[i])))
+            value = _array(getattr(inputs[i], "data", inputs[i]))
+            gi = backends.namespace(value).zeros_like(value)
         if isinstance(g, Tensor):  # create_graph: keep Tensors
-            return gi if isinstance(gi, Tensor) else _make(np.asarray(gi))
-        return gi.data if isinstance(gi, Tensor) else np.asarray(gi)
+            return gi if isinstance(gi, Tensor) else _make(_array(gi))
+        return gi.data if isinstance(gi, Tensor) else _array(gi)
     return rule
+
+
+def _array(x: Any) -> Any:
+    """``x`` as an array: numpy's, unless it is already another library's (kept there)."""
+    return x if backends.is_foreign(x) else np.asarray(x)

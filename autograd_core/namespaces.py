@@ -82,6 +82,8 @@ NUMPY_NS = SimpleNamespace(
     windows=windows_np, fold=fold_np, window_max_grad=window_max_grad_np,
     cast=lambda x, dtype: np.asarray(x).astype(dtype, copy=False),
     unbroadcast=_unbroadcast,
+    # g where a boolean mask holds, else 0: a product (numpy's where is ~10x slower)
+    mask=operator.mul,
 )
 
 
@@ -93,5 +95,5 @@ FLOAT_NS = SimpleNamespace(
     exp=_sexp, log=_slog, sin=math.sin, cos=math.cos, sign=_sign, pow=_spow,
     sinh=SINH.sfwd, cosh=COSH.sfwd, zeros_like=lambda g: 0.0,
     where=lambda c, x, y: x if c else y, eq=operator.eq, within=_within,
-    unbroadcast=lambda g, parent: g,
+    unbroadcast=lambda g, parent: g, mask=operator.mul,
 )

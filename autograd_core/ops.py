@@ -18,7 +18,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import backends
 from . import primitives as P
+from .backends import namespace as _namespace
 from .engine import STATE, const
 from .errors import OpError, OpTypeError
 from .namespaces import NUMPY_NS, broadcast_axes
@@ -27,6 +29,7 @@ from .tensor import (
     TensorNode,
     _apply,
     _binary,
+    _fwd,
     _leaf,
     _make,
     _operand,
@@ -287,7 +290,9 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
         raise OpError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
                       f"{rounding_mode!r}")
     ad, bd = _data(a), _data(b)
-    if np.result_type(ad, bd).kind in "biu":  # integers stay integers: exact, no float
+    # integers stay integers: exact, no float
+    if not builtins.any(backends.is_floating(v.dtype if hasattr(v, "dtype") else
+                                             np.result_type(v)) for v in (ad, bd)):
         return outside(functools.partial(_integer_div, rounding_mode), a, b)
     return (floor if rounding_mode == "floor" else trunc)(_binary(P.DIV, a, b))
 
@@ -570,7 +575,7 @@ def xlogy(a: Any, b: Any) -> Tensor:
     """a·log(b), and 0 where a == 0 (also for b == 0), with no gradient there, as
     torch.xlogy."""
     zero = _data(a) == 0
-    if not np.any(zero):
+    if not P._anywhere(zero):
         return mul(a, log(b))
     safe = where(zero, 1.0, b)  # keeps log finite where the product is 0 anyway
     return where(zero, 0.0, mul(a, log(safe)))
@@ -600,7 +605,7 @@ def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None,
     """NaN and ±inf replaced by finite values (the dtype's extremes by default); the
     replaced elements get no gradient."""
     x = _t(x)
-    info = np.finfo(x.dtype) if x.dtype.kind == "f" else None
+    info = np.finfo(backends.numpy_dtype(x.dtype)) if backends.is_floating(x.dtype) else None
     hi = posinf if posinf is not None else (info.max if info else 0)
     lo = neginf if neginf is not None else (info.min if info else 0)
     out = where(outside(np.isnan, x), nan, x)
@@ -689,16 +694,28 @@ def sign(x: Tensor) -> Tensor:
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """``x`` where ``condition`` holds, else ``y`` (numpy broadcasting)."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    if cond.dtype != np.bool_:
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    if not backends.is_foreign(cond):
+        cond = np.asarray(cond)
+    if type(cond) is not np.ndarray:  # another library's mask
+        xp = _namespace(cond)
+        cond = cond if cond.dtype == xp.bool else xp.astype(cond, xp.bool)
+    elif cond.dtype != np.bool_:
         cond = cond.astype(bool)
+    for t in (x, y):
+        if isinstance(t, Tensor) and type(t.data) is not np.ndarray and type(cond) is np.ndarray:
+            cond = _namespace(t.data).asarray(cond, device=backends.device_of(t.data))
+            break
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
     if like is None:
-        return _leaf(np.where(cond, x, y))
+        if type(cond) is np.ndarray:
+            return _leaf(np.where(cond, x, y))
+        xp, dev = _namespace(cond), backends.device_of(cond)
+        return _leaf(xp.where(cond, xp.asarray(x, device=dev), xp.asarray(y, device=dev)))
     xd = x.data if isinstance(x, Tensor) else _operand(x, like.data, P.WHERE)
     yd = y.data if isinstance(y, Tensor) else _operand(y, like.data, P.WHERE)
     try:
-        data = np.where(cond, xd, yd)
+        data = _fwd(P.WHERE, xd, yd, cond)
     except ValueError:
         raise OpError(f"where: shapes {cond.shape}, {np.shape(xd)} and {np.shape(yd)} "
                       f"cannot be broadcast together") from None
@@ -708,6 +725,13 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
     """Cast to ``dtype``; the gradient is cast back to the input's dtype."""
+    if type(x.data) is not np.ndarray:  # another library: numpy's names are its dtypes'
+        dt = backends.dtype_for(x.data, dtype)
+        if x.data.dtype == dt:
+            return x
+        if x.requires_grad and not backends.is_floating(dt):
+            return _make(_namespace(x.data).astype(x.data, dt))
+        return _unary(P.CAST, x, dt)
     dt = np.dtype(dtype)
     if x.data.dtype == dt:
         return x
@@ -734,7 +758,7 @@ def prod(x: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
 
 def _extremum(op: Any, x: Tensor, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> Tensor:
     x = _t(x)
-    if x.data.size == 0:
+    if x.size == 0:
         raise OpError(f"{op.name}: cannot reduce an empty tensor of shape {x.data.shape}")
     return _unary(op, x, _axes(x, axis, dim), _keep(keepdims, keepdim))
 
@@ -785,7 +809,7 @@ def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
 
 def _count(x: Tensor, axes: tuple[int, ...] | None) -> int:
     if axes is None:
-        return x.data.size
+        return x.size
     return int(np.prod([x.data.shape[a] for a in axes]))
 
 
@@ -923,6 +947,9 @@ def _triangle(x: Tensor, diagonal: int, lower: bool, who: str) -> Tensor:
     if x.ndim < 2:
         raise OpError(f"{who}: needs a tensor of at least 2 dimensions, got shape {x.shape}")
     keep = (np.tril if lower else np.triu)(np.ones(x.shape[-2:], dtype=bool), diagonal)
+    if type(x.data) is not np.ndarray:  # another library: its zero of x's dtype
+        xp = _namespace(x.data)
+        return where(keep, x, xp.zeros((), dtype=x.dtype, device=x.device))
     return where(keep, x, np.zeros((), x.dtype))  # a zero of x's dtype: bool stays bool
 
 
@@ -972,11 +999,13 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False, *, dim: Any =
     return out if _keep(keepdims, keepdim) else squeeze(out, axes)
 
 
+@backends.native
 def _finite_max(axes: tuple[int, ...] | None, a: np.ndarray) -> np.ndarray:
     """The max along ``axes`` (kept; None: all), 0 where it is not finite: the stable
     shift."""
-    m = np.max(a, axis=axes, keepdims=True)
-    return np.where(np.isfinite(m), m, 0).astype(a.dtype)
+    xp = _namespace(a)
+    m = xp.max(a, axis=axes, keepdims=True)
+    return xp.astype(xp.where(xp.isfinite(m), m, 0), a.dtype)
 
 
 def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
@@ -1005,10 +1034,10 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
     x = _t(x)
     shape = _shape_arg(shape)
     try:
-        data = np.reshape(x.data, shape)
+        data = _fwd(P.RESHAPE, x.data, shape)
     except ValueError:
         raise OpError(f"reshape: cannot reshape a tensor of shape {x.data.shape} "
-                      f"({x.data.size} elements) into {shape}") from None
+                      f"({x.size} elements) into {shape}") from None
     if data.shape == x.data.shape:
         return x
     return _apply(P.RESHAPE, (x,), data, (data.shape,), view_of=x)
@@ -1023,7 +1052,7 @@ def permute(x: Tensor, *dims: Any) -> Tensor:
         raise OpError(f"permute: {axes} is not a permutation of the axes of a tensor of "
                       f"shape {x.data.shape}")
     axes = tuple(a % nd for a in axes)
-    return _apply(P.TRANSPOSE, (x,), np.transpose(x.data, axes), (axes,), view_of=x)
+    return _apply(P.TRANSPOSE, (x,), _fwd(P.TRANSPOSE, x.data, axes), (axes,), view_of=x)
 
 
 def transpose(x: Tensor, *dims: Any) -> Tensor:
@@ -1088,7 +1117,7 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
     if shape == x.data.shape:
         return x
     try:
-        data = np.broadcast_to(x.data, shape)
+        data = _fwd(P.EXPAND, x.data, shape)
     except ValueError:
         raise OpError(f"expand: cannot broadcast a tensor of shape {x.data.shape} to "
                       f"{shape}") from None
@@ -1113,6 +1142,8 @@ def _normalise_index(index: Any) -> tuple[Any, bool]:
     for it in items:
         if isinstance(it, Tensor):
             it = it.data
+            if type(it) is not np.ndarray:  # another library's: indices are numpy here,
+                it = backends.to_numpy(it)  # moved to the indexed array's library after
         elif isinstance(it, (list, tuple)):  # nested sequences index as arrays, as torch
             it = np.asarray(it)
         if isinstance(it, np.ndarray):
@@ -1152,7 +1183,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     if split is not None:
         return getitem(getitem(x, split[0]), split[1])
     try:
-        data = x.data[index]
+        data = _fwd(P.GETITEM, x.data, index, basic)
     except IndexError as e:
         raise IndexError(f"getitem: {e} (tensor of shape {x.data.shape})") from None
     return _apply(P.GETITEM, (x,), data, (index, basic), view_of=x if basic else None)
@@ -1168,7 +1199,7 @@ def setitem(x: Tensor, index: Any, value: Any) -> Tensor:
     v = value if isinstance(value, Tensor) else _t(value, x)
     index, basic = _normalise_index(index)
     try:
-        data = P.setitem_np(x.data, v.data, index, basic)
+        data = _fwd(P.SETITEM, x.data, v.data, index, basic)
     except (IndexError, ValueError) as e:
         raise type(e)(f"setitem: {e} (tensor of shape {x.data.shape}, value of shape "
                       f"{v.data.shape})") from None
@@ -1176,7 +1207,7 @@ def setitem(x: Tensor, index: Any, value: Any) -> Tensor:
 
 
 def _add_at(g: Tensor, index: Any, basic: bool, shape: tuple[int, ...]) -> Tensor:
-    return _apply(P.ADD_AT, (g,), P.add_at_np(g.data, index, basic, shape),
+    return _apply(P.ADD_AT, (g,), _fwd(P.ADD_AT, g.data, index, basic, shape),
                   (index, basic, shape))
 
 
@@ -1187,13 +1218,15 @@ def cat(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Ten
     ts = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not ts:
         raise OpError("cat: expected a non-empty sequence of tensors")
+    if builtins.any(type(t.data) is not np.ndarray for t in ts):
+        backends.check_same("cat", [t.data for t in ts])
     nd = ts[0].data.ndim
     if nd == 0 or not -nd <= dim < nd:
         raise OpError(f"cat: dim {dim} is out of range for tensors of shape "
                       f"{ts[0].data.shape}")
     d = dim % nd
     try:
-        data = np.concatenate([t.data for t in ts], axis=d)
+        data = _fwd(P.concat_op(len(ts)), *[t.data for t in ts], d, None)
     except ValueError:
         shapes = ", ".join(str(t.data.shape) for t in ts)
         raise OpError(f"cat: shapes {shapes} do not match outside dim {d}") from None
@@ -1453,8 +1486,10 @@ def nanmean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
         return nansum(x, dim, keepdim) / count
 
 
+@backends.native
 def _count_kept(axes: tuple[int, ...] | None, keepdim: bool, a: np.ndarray) -> np.ndarray:
-    return np.sum(~np.isnan(a), axes, keepdims=keepdim)
+    xp = _namespace(a)
+    return xp.sum(xp.astype(~xp.isnan(a), xp.int64), axis=axes, keepdims=keepdim)
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
@@ -1507,6 +1542,8 @@ def _matrices(who: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
         a = _t(a, b)
     if not isinstance(b, Tensor):
         b = _t(b, a)
+    if type(a.data) is not np.ndarray or type(b.data) is not np.ndarray:
+        backends.check_same(who, (a.data, b.data))
     if a.data.ndim == 0 or b.data.ndim == 0:
         raise OpError(f"{who}: both operands need at least one dimension, got shapes "
                       f"{a.data.shape} and {b.data.shape}; use * for scaling")
@@ -1521,7 +1558,7 @@ def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with numpy semantics: 1-D, 2-D, batched, broadcast batch dims."""
     a, b = _matrices("matmul", a, b)
     try:
-        data = np.matmul(a.data, b.data)
+        data = _fwd(P.MATMUL, a.data, b.data)
     except ValueError:
         raise _not_aligned("matmul", a, b) from None
     return _apply(P.MATMUL, (a, b), data)
@@ -1542,10 +1579,10 @@ def addmm(input: Any, mat1: Any, mat2: Any) -> Tensor:  # noqa: A002  (torch.add
     a, b = _matrices("addmm", mat1, mat2)
     c = input if isinstance(input, Tensor) else _t(input, a)
     try:
-        product = np.matmul(a.data, b.data)
+        product = _fwd(P.MATMUL, a.data, b.data)
     except ValueError:
         raise _not_aligned("addmm", a, b) from None
-    shape = np.shape(product)
+    shape = tuple(product.shape)
     try:
         fits = np.broadcast_shapes(shape, c.data.shape) == shape
     except ValueError:
@@ -1553,6 +1590,9 @@ def addmm(input: Any, mat1: Any, mat2: Any) -> Tensor:  # noqa: A002  (torch.add
     if not fits:
         raise OpError(f"addmm: input of shape {c.data.shape} cannot be broadcast to the "
                       f"product's shape {shape}")
+    if type(product) is not np.ndarray:  # another library: the product plus c
+        backends.check_same("addmm", (product, c.data))
+        return _apply(P.ADDMM, (c, a, b), product + c.data)
     return _apply(P.ADDMM, (c, a, b), P.add_into(product, c.data))
 
 
@@ -1575,7 +1615,7 @@ def sliding_windows(x: Tensor, kernel_size: tuple[int, int], stride: tuple[int, 
     first half).  Its gradient is the col2im accumulation (``fold_windows``)."""
     x = _t(x)
     ctx = _window_geometry("sliding_windows", x, kernel_size, stride)
-    return _apply(P.WINDOWS, (x,), P.windows_np(x.data, *ctx), ctx)
+    return _apply(P.WINDOWS, (x,), _fwd(P.WINDOWS, x.data, *ctx), ctx)
 
 
 def window_max(x: Tensor, kernel_size: tuple[int, int], stride: tuple[int, int] = (1, 1)
@@ -1591,22 +1631,25 @@ def window_max(x: Tensor, kernel_size: tuple[int, int], stride: tuple[int, int] 
     """
     x = _t(x)
     ctx = _window_geometry("window_max", x, kernel_size, stride)
-    return _apply(P.WINDOW_MAX, (x,), P.window_max_np(x.data, *ctx), ctx)
+    return _apply(P.WINDOW_MAX, (x,), _fwd(P.WINDOW_MAX, x.data, *ctx), ctx)
 
 
 def _window_max_grad(g: Any, a: Any, top: Any, kernel: tuple[int, int],
                      stride: tuple[int, int]) -> Tensor:
     """Recorded ``window_max_grad`` (the graph namespace's): linear in ``g`` alone."""
     g = _t(g)
-    ctx = (_data(a), _data(top), kernel, stride)
-    return _apply(P.WINDOW_MAX_GRAD, (g,), P.window_max_grad_np(g.data, *ctx), ctx)
+    a, top = _data(a), _data(top)
+    if type(g.data) is not np.ndarray and type(a) is np.ndarray:  # constants follow g
+        a, top = (_namespace(g.data).asarray(v, device=g.device) for v in (a, top))
+    ctx = (a, top, kernel, stride)
+    return _apply(P.WINDOW_MAX_GRAD, (g,), _fwd(P.WINDOW_MAX_GRAD, g.data, *ctx), ctx)
 
 
 def fold_windows(g: Tensor, size: tuple[int, int], stride: tuple[int, int] = (1, 1)) -> Tensor:
     """Adjoint of ``sliding_windows``: sums each window back into an array of ``size``."""
     g = _t(g)
     ctx = ((size[0], size[1]), (stride[0], stride[1]))
-    return _apply(P.FOLD, (g,), P.fold_np(g.data, *ctx), ctx)
+    return _apply(P.FOLD, (g,), _fwd(P.FOLD, g.data, *ctx), ctx)
 
 
 # The functional API's other modules (they build on the functions above).
@@ -1671,15 +1714,16 @@ def _data(x: Any) -> Any:
 
 GRAPH_NS = SimpleNamespace(
     exp=exp, log=log, sin=sin, cos=cos, sign=sign, pow=pow, where=where,
-    sinh=sinh, cosh=cosh, zeros_like=lambda g: _make(np.zeros_like(_data(g))),
+    sinh=sinh, cosh=cosh, zeros_like=lambda g: _make(_namespace(_data(g)).zeros_like(_data(g))),
     flip=flip, roll=roll, cumsum=cumsum,
     # Masks from values, by ag.outside: a compiled second-order step recomputes them.
-    eq=lambda a, b: outside(np.equal, a, b),
-    within=lambda a, lo, hi: outside(lambda v: NUMPY_NS.within(v, lo, hi), a),
+    eq=lambda a, b: outside(operator.eq, a, b),
+    within=lambda a, lo, hi: outside(backends.native(lambda v: NUMPY_NS.within(v, lo, hi)), a),
     sum=sum, prod=prod, expand=broadcast_to, reshape=reshape, transpose=permute,
     expand_dims=unsqueeze, matmul=matmul, mT=lambda x: swapaxes(x, -1, -2),
     getitem=getitem, add_at=_add_at, windows=sliding_windows, fold=fold_windows,
     window_max_grad=_window_max_grad,
     cast=lambda x, dtype: astype(_t(x), dtype), unbroadcast=_unbroadcast,
+    move=lambda x, where: _t(x).to(where), mask=operator.mul,
 )
 Tensor._graph_ns = TensorNode._graph_ns = GRAPH_NS

@@ -41,9 +41,24 @@ import numpy as np
 
 from .engine import OUT, Node, Op
 
+
+def array_namespace(x: Any) -> Any:
+    """numpy for numpy values, else the array's own library (rules' masks and constants)."""
+    if isinstance(x, np.ndarray | np.generic | bool | int | float):
+        return np
+    from .backends import namespace  # the backends module builds on this table
+
+    return namespace(x)
+
 __all__ = ["OPS"]
 
 OPS: dict[str, Op] = {}
+
+
+def is_primitive(op: Op) -> bool:
+    """Whether ``op`` is the table's own (a custom op may share a primitive's name); one of
+    concat's per-arity Ops, which are not all in the table, counts too."""
+    return OPS.get(op.name) is op or (op.name == "concat" and op.fwd is OPS["concat"].fwd)
 
 
 def defop(name: str, fwd: Any, sfwd: Any, *vjps: Any, **meta: Any) -> Op:
@@ -147,7 +162,11 @@ def _value(x: Any) -> Any:
 
 
 def _anywhere(mask: Any) -> bool:
-    return bool(mask.any()) if isinstance(mask, np.ndarray) else bool(mask)
+    if isinstance(mask, np.ndarray):
+        return bool(mask.any())
+    if isinstance(mask, bool | np.bool_):
+        return bool(mask)
+    return bool(array_namespace(mask).any(mask))  # another array library's array
 
 
 def _pow_vjp_base(ns: Any, g: Any, out: Any, ctx: Any, a: Any, b: Any) -> Any:
@@ -205,7 +224,8 @@ def _sqrt_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
 SQRT = defop("sqrt", np.sqrt, _ssqrt, _sqrt_vjp, reads=((OUT,),),
              domain={0: "positive"}, kinks={0: (0.0,)}, elementwise=True)
 RELU = defop("relu", lambda a: np.maximum(a, 0), lambda a: a if a > 0 else 0.0,
-             lambda ns, g, out, ctx, a: g * (out > 0), reads=((OUT,),), kinks={0: (0.0,)},
+             lambda ns, g, out, ctx, a: ns.mask(g, out > 0), reads=((OUT,),),
+             kinks={0: (0.0,)},
              elementwise=True)
 ABS = defop("abs", np.abs, abs,
             lambda ns, g, out, ctx, a: g * ns.sign(a), reads=((0,),), kinks={0: (0.0,)},
@@ -213,11 +233,11 @@ ABS = defop("abs", np.abs, abs,
 
 
 def _max_vjp(ns: Any, g: Any, a: Any, b: Any) -> Any:
-    return ns.where(ns.eq(a, b), g * 0.5, g * (a > b))
+    return ns.where(ns.eq(a, b), g * 0.5, ns.mask(g, a > b))
 
 
 def _min_vjp(ns: Any, g: Any, a: Any, b: Any) -> Any:
-    return ns.where(ns.eq(a, b), g * 0.5, g * (a < b))
+    return ns.where(ns.eq(a, b), g * 0.5, ns.mask(g, a < b))
 
 
 MAXIMUM = defop("maximum", np.maximum, max,
@@ -305,16 +325,21 @@ ROUND = defop("round", lambda a, decimals=0: np.round(a, decimals),
               kinks={0: tuple(k + 0.5 for k in range(-4, 4))}, elementwise=True)
 
 
+def _quotient(a: Any, b: Any, rounding: str) -> Any:
+    q = _value(a) / _value(b)
+    return getattr(array_namespace(q), rounding)(q)
+
+
 # a − q·b for the quotient q = a/b rounded down (remainder, the sign of b, as torch's and
 # Python's %) or toward zero (fmod, the sign of a): gradients 1 and −q, with q a constant
 # (its derivative is 0).  The jumps, where a/b is an integer, are kinks for the tests.
 REMAINDER = defop("remainder", np.remainder, None,
                   lambda ns, g, out, ctx, a, b: g,
-                  lambda ns, g, out, ctx, a, b: -g * np.floor(_value(a) / _value(b)),
+                  lambda ns, g, out, ctx, a, b: -g * _quotient(a, b, "floor"),
                   reads=((), (0, 1)), domain={1: "nonzero"})
 FMOD = defop("fmod", np.fmod, None,
              lambda ns, g, out, ctx, a, b: g,
-             lambda ns, g, out, ctx, a, b: -g * np.trunc(_value(a) / _value(b)),
+             lambda ns, g, out, ctx, a, b: -g * _quotient(a, b, "trunc"),
              reads=((), (0, 1)), domain={1: "nonzero"})
 
 
@@ -323,9 +348,12 @@ SIGN = defop("sign", np.sign, lambda a: float(np.sign(a)), _zero_vjp, kinks={0: 
              elementwise=True)
 # |a| with b's sign: a's gradient is g·sign(a)·(±1 by b's sign, a constant); b's is 0.
 COPYSIGN = defop("copysign", np.copysign, math.copysign,
-                 lambda ns, g, out, ctx, a, b: g * ns.sign(a) * np.where(
-                     np.signbit(_value(b)), -1.0, 1.0).astype(np.result_type(_value(a))),
+                 lambda ns, g, out, ctx, a, b: ns.where(_signbit(_value(b)), -g, g) * ns.sign(a),
                  lambda ns, g, out, ctx, a, b: ns.zeros_like(g), reads=((0, 1), ()))
+
+
+def _signbit(b: Any) -> Any:
+    return array_namespace(b).signbit(b)
 
 
 EXPM1 = _unary_math("expm1", np.expm1, math.expm1,
@@ -394,9 +422,10 @@ def _prod_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
         kshape = _keep_shape(a.shape, axis)
         g, out = ns.reshape(g, kshape), ns.reshape(out, kshape)
     zero = _value(a) == 0
-    if not zero.any():
+    if not _anywhere(zero):
         return g * (out / a)
-    count = np.sum(zero, axis, keepdims=True)
+    xp = array_namespace(zero)
+    count = xp.sum(xp.astype(zero, xp.int64), axis=axis, keepdims=True)
     safe = ns.where(zero, 1, a)
     # At a zero: the product of the nonzero rest, times the slice's other zero when there
     # are two (0 in value, but with the right derivative), 0 with three or more.
@@ -414,7 +443,8 @@ PROD = defop("prod", lambda a, axis, keepdims: np.prod(a, axis, keepdims=keepdim
 RESHAPE = defop("reshape", lambda a, shape: np.reshape(a, shape), None,
                 lambda ns, g, out, ctx, a: ns.reshape(g, a.shape))
 TRANSPOSE = defop("transpose", lambda a, axes: np.transpose(a, axes), None,
-                  lambda ns, g, out, ctx, a: ns.transpose(g, tuple(np.argsort(ctx[0]))))
+                  lambda ns, g, out, ctx, a: ns.transpose(
+                      g, tuple(sorted(range(len(ctx[0])), key=ctx[0].__getitem__))))
 # ctx = (axes,): a copy, as torch.flip (no view shares the input's memory).
 FLIP = defop("flip", lambda a, axes: np.flip(a, axes).copy(), None,
              lambda ns, g, out, ctx, a: ns.flip(g, ctx[0]))
@@ -451,6 +481,10 @@ def setitem_np(a: np.ndarray, v: Any, index: Any, basic: bool) -> np.ndarray:
 
 
 def _setitem_vjp_a(ns: Any, g: Any, out: Any, ctx: Any, a: Any, v: Any) -> Any:
+    if not isinstance(_value(g), np.ndarray):  # another array library
+        from .backends import setitem_masks
+
+        return ns.where(setitem_masks(_value(g), ctx[0], a.shape)[0], g, 0)
     keep = np.ones(a.shape, dtype=bool)  # the overwritten elements get no gradient
     keep[ctx[0]] = False
     return ns.where(keep, g, 0)
@@ -463,6 +497,10 @@ def _setitem_vjp_v(ns: Any, g: Any, out: Any, ctx: Any, a: Any, v: Any) -> Any:
         return picked
     # A repeated advanced index writes several values to one element and only the last
     # lands: replay the assignment with value ids to find the writes that survived.
+    if not isinstance(_value(g), np.ndarray):  # another array library
+        from .backends import setitem_masks
+
+        return ns.where(setitem_masks(_value(g), index, a.shape)[1], picked, 0)
     ids = np.arange(math.prod(picked.shape)).reshape(picked.shape)
     owner = np.full(a.shape, -1)
     owner[index] = ids
@@ -486,7 +524,7 @@ def _column_major(x: Any) -> bool:
     update runs on matching layouts instead of striding across one (PyTorch's mm backward
     makes the same choice).
     """
-    strides = getattr(x, "data", x).strides
+    strides: tuple[int, ...] = getattr(getattr(x, "data", x), "strides", ())  # others: none
     return len(strides) >= 2 and strides[-2] < strides[-1]
 
 
@@ -617,6 +655,10 @@ def window_ties(a: np.ndarray, top: np.ndarray, kernel: tuple[int, int],
     """Per offset, the index of its grid and where it holds its window's max; and per window,
     how many elements tie for the max (0 only where the max is NaN), as ``dtype``."""
     offsets = window_offsets(a.shape, kernel, stride)
+    if not isinstance(a, np.ndarray):  # another library: its masks do not mix with floats
+        xp = array_namespace(a)
+        ties = [xp.astype(a[index] == top, dtype) for index in offsets]
+        return offsets, ties, sum(ties[1:], ties[0])
     ties = [a[index] == top for index in offsets]
     count = np.zeros(top.shape, dtype)
     for tie in ties:

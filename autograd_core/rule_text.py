@@ -11,7 +11,7 @@ maths of the rule next to it in ``primitives.py``, conventions at kinks included
 from __future__ import annotations
 
 from .engine import Op
-from .primitives import OPS
+from .primitives import is_primitive
 
 __all__ = ["RULE_TEXT", "rule_text"]
 
@@ -93,6 +93,7 @@ RULE_TEXT: dict[str, tuple[str, ...]] = {
     "fold": ("g's windows are read back (im2col)",),
     "window_max": ("g goes to each window's maximum (shared equally by ties)",),
     "window_max_grad": ("each window's share is gathered back from its maximum",),
+    "to": ("the gradient moves back to the input's array library and device",),
 }
 
 
@@ -105,14 +106,9 @@ def rule_text(op: Op, i: int) -> str:
     'd(a*b)/da = b'
     """
     lines = RULE_TEXT.get(op.name)
-    if lines is None or not _is_primitive(op):
+    if lines is None or not is_primitive(op):
         return f"{op.name}.backward(ctx, g), input {i}  (a custom Function's own rule)"
     if op.name == "concat":  # one Op per arity, all with the same rule
         return lines[0]
     return lines[i]
 
-
-def _is_primitive(op: Op) -> bool:
-    # A custom Function may share a primitive's name; only the table's own Op (or one of
-    # concat's per-arity Ops, which are not all in the table) gets the table's text.
-    return OPS.get(op.name) is op or (op.name == "concat" and op.fwd is OPS["concat"].fwd)

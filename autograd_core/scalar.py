@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from types import SimpleNamespace
 from typing import Any
 
@@ -242,5 +243,5 @@ Scalar._graph_ns = SimpleNamespace(
     else P._spow(a, b),
     where=FLOAT_NS.where, eq=lambda a, b: _value(a) == _value(b),
     within=lambda a, lo, hi: FLOAT_NS.within(_value(a), lo, hi),
-    unbroadcast=FLOAT_NS.unbroadcast,
+    unbroadcast=FLOAT_NS.unbroadcast, mask=operator.mul,
 )

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from . import backends
 from . import primitives as P
 from .creation import full
 from .errors import OpError, OpTypeError
@@ -42,7 +43,8 @@ def _index_arg(index: Any, x: Tensor, dim: int, who: str) -> tuple[np.ndarray, i
     """``index`` as an int64 array of ``x``'s rank, and ``dim`` made non-negative; errors
     name the op and the shapes (IndexError for an out-of-range dim, a RuntimeError for a
     bad index, as torch)."""
-    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    idx = index.data if isinstance(index, Tensor) else index
+    idx = backends.to_numpy(idx) if backends.is_foreign(idx) else np.asarray(idx)
     if idx.dtype.kind not in "iu":
         raise OpTypeError(f"{who}: index must be an integer tensor, got {idx.dtype}")
     d = _dims(x, dim, who)[0]
@@ -96,7 +98,12 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = Fals
     return ValuesIndices(gather(x, d, order.data), order)
 
 
+@backends.native
 def _sort_order(d: int, descending: bool, key: np.ndarray) -> np.ndarray:
+    if not isinstance(key, np.ndarray):  # the standard sorts stably in both directions
+        xp = backends.namespace(key)
+        order = xp.argsort(key, axis=d, descending=descending, stable=True)
+        return xp.astype(order, xp.int64)
     if descending:  # a stable ascending sort of the negated keys keeps ties in order
         key = -(key.astype(np.int64) if key.dtype.kind in "bu" else key)
     return np.argsort(key, axis=d, kind="stable").astype(np.int64, copy=False)
@@ -179,7 +186,7 @@ def masked_select(x: Tensor, mask: Any) -> Tensor:
     """The elements of ``x`` where ``mask`` holds, as a 1-D tensor (both broadcast)."""
     x = _t(x)
     m = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
-    shape = np.broadcast_shapes(m.shape, x.shape)
+    shape = np.broadcast_shapes(m.shape, x.shape) or (1,)  # a 0-d pair picks from (1,)
     return getitem(broadcast_to(x, shape), np.broadcast_to(m, shape))
 
 
@@ -243,7 +250,7 @@ def scatter_reduce(x: Tensor, dim: int, index: Any, src: Any, reduce: str, *,
         raise OpError(f"scatter_reduce: reduce must be sum, prod, mean, amax or amin, "
                       f"got {reduce!r}")
     grid, src = _scatter_args(x, dim, index, src, "scatter_reduce")
-    if src.data.size == 0:  # nothing to combine
+    if src.size == 0:  # nothing to combine
         return x.clone()
     hits = P.add_at_np(np.ones(src.shape, np.int64), grid, False, x.shape)
     touched = hits > 0
@@ -254,19 +261,28 @@ def scatter_reduce(x: Tensor, dim: int, index: Any, src: Any, reduce: str, *,
         return total if reduce == "sum" else where(touched, total / np.maximum(count, 1), x)
     if reduce == "prod":
         return (x if include_self else where(touched, 1.0, x)) * _scatter_prod(x, src, grid)
-    pick = np.maximum if reduce == "amax" else np.minimum
-    top = np.full(x.shape, -np.inf if reduce == "amax" else np.inf, x.dtype)
-    pick.at(top, grid, src.data)
-    if include_self:
-        top = pick(top, x.data)
-    top = np.where(touched, top, x.data)
-    # The extreme as the mean of the tied candidates: same value, gradient shared by ties.
-    src_ties = src.data == top[grid]
-    self_ties = (x.data == top) & (include_self | ~touched)
-    ties = P.add_at_np(src_ties.astype(np.int64), grid, False, x.shape) + self_ties
+    src_ties, self_ties, ties = outside(
+        functools.partial(_extreme_ties, reduce, include_self, grid, touched), x, src)
     total = where(self_ties, x, 0.0) + _add_at(where(src_ties, src, 0.0), grid, False,
                                                 x.shape)
     return total / ties
+
+
+def _extreme_ties(reduce: str, include_self: bool, grid: tuple, touched: np.ndarray,
+                  x: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, ...]:
+    """scatter_reduce's amax/amin: which sources and which of ``x``'s own values tie for
+    each position's extreme, and how many do (the extreme is their mean: same value, the
+    gradient shared by ties)."""
+    pick = np.maximum if reduce == "amax" else np.minimum
+    top = np.full(x.shape, -np.inf if reduce == "amax" else np.inf, x.dtype)
+    pick.at(top, grid, src)
+    if include_self:
+        top = pick(top, x)
+    top = np.where(touched, top, x)
+    src_ties = src == top[grid]
+    self_ties = (x == top) & (include_self | ~touched)
+    ties = P.add_at_np(src_ties.astype(np.int64), grid, False, x.shape) + self_ties
+    return src_ties, self_ties, ties
 
 
 def _scatter_prod(x: Tensor, src: Tensor, grid: tuple) -> Tensor:
@@ -275,11 +291,11 @@ def _scatter_prod(x: Tensor, src: Tensor, grid: tuple) -> Tensor:
     product over that axis has prod's own gradient (exact at zeros)."""
     flat_target = np.ravel_multi_index(tuple(np.broadcast_arrays(*grid)), x.shape).ravel()
     order = np.argsort(flat_target, kind="stable")
-    counts = np.bincount(flat_target, minlength=x.data.size)
+    counts = np.bincount(flat_target, minlength=x.size)
     width = builtins.max(int(counts.max(initial=0)), 1)
     starts = np.cumsum(counts) - counts
     slot = np.arange(order.size) - starts[flat_target[order]]
-    layout = np.full((x.data.size, width), -1, np.int64)
+    layout = np.full((x.size, width), -1, np.int64)
     layout[flat_target[order], slot] = order
     values = getitem(reshape(src, (-1,)), np.maximum(layout, 0))
     return reshape(prod(where(layout >= 0, values, 1.0), -1), x.shape)

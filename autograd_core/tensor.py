@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import builtins
 import functools
+import math
+import operator
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from . import engine
+from . import backends, engine
 from . import primitives as _P
 from .engine import STATE, Const, Node, Op, Recorded, _annotate, bump_version, const, next_seq
 from .errors import OpError
@@ -44,6 +46,8 @@ def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
     ints int64 and bools bool (PyTorch's inference)."""
     if isinstance(data, Tensor):
         data = data.data
+    if backends.is_foreign(data):  # another array library's array: it stays there
+        return _foreign_array(data, dtype, copy)
     if isinstance(data, np.ndarray | np.generic):
         arr = np.array(data, dtype=dtype, copy=copy or None)
     elif isinstance(data, Node):
@@ -63,7 +67,41 @@ def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
     return arr
 
 
-def _check_float(arr: np.ndarray, what: str = "Tensor") -> None:
+def _foreign_array(data: Any, dtype: Any, copy: bool) -> Any:
+    """A Tensor's array of another library (CuPy, torch, array-api-strict, ...): numpy-style
+    dtype names are that library's dtypes of the same name."""
+    xp = backends.namespace(data)
+    if dtype is not None:
+        data = xp.astype(data, backends.dtype_for(data, dtype))
+    elif copy:
+        data = xp.asarray(data, copy=True)
+    _use_array_namespaces()
+    return data
+
+
+def _on_other_library(like: Any) -> None:
+    """An op on another library's arrays is about to run: its rules need ``ARRAY_NS``, and
+    ``ag.compile`` (whose plans are numpy calls) refuses it."""
+    if STATE.tracer is not None:
+        STATE.tracer.refuse(f"an op on {backends.describe(like)} (plans replay numpy calls)")
+    _use_array_namespaces()
+
+
+def _use_array_namespaces(on: bool = True) -> None:
+    """From the first array of another library on, backward rules run on ``ARRAY_NS``,
+    which sends each array to its own library (numpy-only programs keep ``NUMPY_NS``, the
+    fast path; ``on=False`` goes back to it, for tests)."""
+    ns = backends.ARRAY_NS if on else NUMPY_NS
+    if Tensor._plain_ns is not ns:
+        Tensor._plain_ns = TensorNode._plain_ns = ns
+
+
+def _check_float(arr: Any, what: str = "Tensor") -> None:
+    if not isinstance(arr, np.ndarray):
+        if not backends.is_floating(arr.dtype):
+            raise TypeError(f"{what}: only floating-point tensors can require grad, got dtype "
+                            f"{arr.dtype}")
+        return
     if arr.dtype.kind not in "fc":
         raise TypeError(f"{what}: only floating-point tensors can require grad, got dtype "
                         f"{arr.dtype}; cast first, e.g. x.astype('float32')")
@@ -135,7 +173,8 @@ class Tensor(Node):
 
     @property
     def size(self) -> int:
-        return self.data.size
+        data = self.data  # math.prod for libraries whose size is a method (torch)
+        return data.size if type(data) is np.ndarray else math.prod(data.shape)
 
     @property
     def is_leaf(self) -> bool:
@@ -162,7 +201,7 @@ class Tensor(Node):
         self._node.__dict__["name"] = value
 
     def numel(self) -> int:
-        return self.data.size
+        return self.size
 
     def dim(self) -> int:
         return self.data.ndim
@@ -178,22 +217,53 @@ class Tensor(Node):
         return _F.swapaxes(self, -1, -2)
 
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied; like ``torch.Tensor.numpy``)."""
-        return self.data
+        """The underlying array (shared, not copied; like ``torch.Tensor.numpy``); a numpy
+        copy for an array of another library (from a GPU: copied to the host)."""
+        data = self.data
+        return data if type(data) is np.ndarray else backends.to_numpy(data)
+
+    @property
+    def device(self) -> Any:
+        """Where the array lives: ``"cpu"`` for numpy, else its library's device object."""
+        return backends.device_of(self.data)
+
+    def to(self, where: Any = None, dtype: Any = None) -> Tensor:
+        """This tensor on another array library (a namespace module: ``numpy``,
+        ``array_api_strict``, ``cupy``, ``torch``, ...) or device of its own library, and/or
+        cast to ``dtype`` (``x.to("float64")`` casts, as ``torch.Tensor.to``).
+        Differentiable: the gradient moves back.  ``self`` itself when nothing changes.
+
+        >>> import numpy as np
+        >>> x = tensor([1.0]); x.to(np) is x, x.to("float64").dtype
+        (True, dtype('float64'))
+        """
+        if dtype is not None:
+            return self.to(where).astype(dtype)
+        if where is None:
+            return self
+        if backends.is_dtype(where):
+            return _F.astype(self, where)
+        data = backends.move(self.data, where)
+        if data is self.data:
+            return self
+        if type(data) is not np.ndarray:
+            _use_array_namespaces()
+        return _apply(backends.MOVE, (self,), data, (where, backends.where_of(self.data)))
 
     def item(self) -> Any:
         _reads_value("item()")
-        if self.data.size != 1:
+        if self.size != 1:
             raise ValueError(f"item: only a one-element tensor converts to a Python number, "
                              f"got shape {self.data.shape}")
-        return self.data.item()
+        return self.numpy().item()
 
     def tolist(self) -> Any:
         _reads_value("tolist()")
-        return self.data.tolist()
+        return self.numpy().tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        data = self.numpy()
+        return data if dtype is None else data.astype(dtype)
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -212,17 +282,17 @@ class Tensor(Node):
 
     def __bool__(self) -> bool:
         _reads_value("bool(tensor) (an if or while on a tensor's value)")
-        if self.data.size != 1:
+        if self.size != 1:
             raise ValueError(f"bool: the truth value of a tensor of shape {self.data.shape} "
                              f"is ambiguous; use .any() or .all()")
-        return bool(self.data)
+        return bool(self.numpy())
 
     __hash__ = Node.__hash__  # identity, although __eq__ is elementwise
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
-        extra = ""
-        if self.data.dtype != _DEFAULT_DTYPE[0]:
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extra = "" if type(self.data) is np.ndarray else f", device={self.device}"
+        if type(self.data) is not np.ndarray or self.data.dtype != _DEFAULT_DTYPE[0]:
             extra += f", dtype={self.data.dtype}"
         if self.grad_fn is not None:
             extra += f", grad_fn=<{self.grad_fn.op_name}>"
@@ -247,16 +317,16 @@ class Tensor(Node):
 
     def _seed_grad(self, grad: Any, create_graph: bool) -> Any:
         if grad is None:
-            if self.data.size != 1:
+            if self.size != 1:
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for one-element outputs, "
                     f"but the output has shape {self.data.shape}; pass grad= (an array of that "
                     f"shape), or reduce first, e.g. y.sum().backward()")
-            g = np.ones_like(self.data)
+            g = backends.namespace(self.data).ones_like(self.data)
         else:
             if isinstance(grad, Tensor) and grad.dtype != self.data.dtype:
                 grad = grad.astype(self.data.dtype)  # as PyTorch; the driver relies on it
-            g = grad.data if isinstance(grad, Tensor) else np.asarray(grad, self.data.dtype)
+            g = grad.data if isinstance(grad, Tensor) else _as_data(grad, self.data)
             if g.shape != self.data.shape:
                 raise RuntimeError(f"backward: grad has shape {g.shape} but the output has "
                                    f"shape {self.data.shape}")
@@ -265,7 +335,8 @@ class Tensor(Node):
         return _make(g) if create_graph else g
 
     def _wrap_grad(self, g: Any) -> Tensor:
-        return g if isinstance(g, Tensor) else _make(np.asarray(g))
+        return g if isinstance(g, Tensor) else _make(
+            g if backends.is_foreign(g) else np.asarray(g))
 
     def _unwrap_grad(self, g: Any) -> Any:
         if not isinstance(g, Tensor):
@@ -286,6 +357,11 @@ class Tensor(Node):
         if grad is not None:
             self._grad = _make(grad.data + g)
             return
+        if type(g) is not np.ndarray:
+            if backends.is_foreign(g):  # another library: no flags to read, copy unless fresh
+                self._grad = _make(g if fresh else backends.namespace(g).asarray(g, copy=True))
+                return
+            g = np.asarray(g)
         flags = g.flags
         if not (fresh and flags.writeable and (flags.c_contiguous or flags.f_contiguous)):
             # never share memory with another leaf's grad, never keep a strided view
@@ -751,10 +827,6 @@ class Tensor(Node):
     def astype(self, dtype: Any) -> Tensor:
         return _F.astype(self, dtype)
 
-    def to(self, dtype: Any) -> Tensor:
-        """Cast (dtype only; there is one device, the CPU)."""
-        return _F.astype(self, dtype)
-
     def type(self, dtype: Any = None) -> Any:
         """Cast to ``dtype``; without one, the dtype's name (torch.Tensor.type)."""
         return self.data.dtype.name if dtype is None else _F.astype(self, dtype)
@@ -929,22 +1001,22 @@ class Tensor(Node):
 
     # Comparisons and logic give boolean tensors that never require grad.
     def __lt__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(np.less, self, other)
+        return _compare(operator.lt, self, other)
 
     def __le__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(np.less_equal, self, other)
+        return _compare(operator.le, self, other)
 
     def __gt__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(np.greater, self, other)
+        return _compare(operator.gt, self, other)
 
     def __ge__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(np.greater_equal, self, other)
+        return _compare(operator.ge, self, other)
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(np.equal, self, other)
+        return _compare(operator.eq, self, other)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(np.not_equal, self, other)
+        return _compare(operator.ne, self, other)
 
     # Bitwise on integer tensors, logical on boolean ones (as torch); no gradient.
     def __and__(self, other: Any) -> Tensor:
@@ -1019,13 +1091,22 @@ def _leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
     return t
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """Make a Tensor (``torch.tensor`` spelling): always a copy of ``data``.
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None
+           ) -> Tensor:
+    """Make a Tensor (``torch.tensor`` spelling): always a copy of ``data``.  ``device``
+    puts it on another array library or device, as ``Tensor.to`` takes it (a namespace
+    such as ``array_api_strict`` or ``cupy``, or a device of the data's library).
 
     >>> tensor([1.0, 2]).dtype, tensor([1, 2]).dtype
     (dtype('float32'), dtype('int64'))
     """
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    t = Tensor(data, dtype=dtype)
+    if device is not None:
+        moved = backends.move(t.data, device)
+        if type(moved) is not np.ndarray:
+            _use_array_namespaces()
+        t = _leaf(moved)
+    return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 # ---------------------------------------------------------------------- application
@@ -1170,6 +1251,9 @@ def _operand(x: Any, like: np.ndarray, op: Op) -> Any:
     array of its dtype (``primitives.number_as``: same values, faster in the op and again
     in its rule), next to other arrays it stays a number (numpy keeps the array's dtype for
     it); arrays are cast to the tensor's float dtype so nothing promotes."""
+    if type(like) is not np.ndarray and backends.is_foreign(like):
+        return _as_data(x, like) if backends.is_floating(like.dtype) or type(
+            x) in _PY_NUMBERS else backends.namespace(like).asarray(x)
     if type(x) in _PY_NUMBERS:  # exact types: np.float64 subclasses float but promotes
         dtype = like.dtype
         return _P.number_as(x, dtype) if dtype.kind == "f" else x
@@ -1177,6 +1261,8 @@ def _operand(x: Any, like: np.ndarray, op: Op) -> Any:
         raise TypeError(f"{op.name}: cannot combine a Tensor with a {type(x).__name__}; "
                         f"Scalar and Tensor graphs do not mix (use Tensor(s.data) or "
                         f"Scalar(t.item()))")
+    if backends.is_foreign(x):
+        backends.check_same(op.name, (like, x))
     arr = np.asarray(x)
     if like.dtype.kind == "f" and arr.dtype.kind in "biuf" and arr.dtype != like.dtype:
         arr = arr.astype(like.dtype)
@@ -1227,8 +1313,12 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
     number = False
     if isinstance(a, Tensor):
         ad = a.data
+        if type(ad) is not np.ndarray:
+            return _foreign_op(op, (a, b), ())
         if isinstance(b, Tensor):
             bd = b.data
+            if type(bd) is not np.ndarray:
+                return _foreign_op(op, (a, b), ())
         else:
             number = type(b) in _PY_NUMBERS
             # The cache hit of _constant, inlined: most operands are a few repeated numbers.
@@ -1237,6 +1327,8 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
             bd = b.data
     else:
         bd = b.data
+        if type(bd) is not np.ndarray:
+            return _foreign_op(op, (a, b), ())
         number = type(a) in _PY_NUMBERS
         c = _NUMBER_CONSTS.get((a, bd.dtype)) if number else None
         a = c if c is not None else _constant(a, bd, op, number)
@@ -1259,6 +1351,8 @@ def _unary(op: Op, a: Any, *ctx: Any) -> Tensor:
     """Apply a one-input primitive; ``ctx`` are its extra forward arguments."""
     if not isinstance(a, Tensor):
         a = Tensor(a)
+    if type(a.data) is not np.ndarray:
+        return _foreign_op(op, (a,), ctx)
     data = op.fwd(a.data, *ctx) if ctx else op.fwd(a.data)
     if type(data) is not np.ndarray:
         data = np.asarray(data)
@@ -1276,7 +1370,7 @@ def _apply(op: Op, inputs: tuple[Tensor | Const, ...], data: Any, ctx: Any = Non
     ``view_of``: the output shares memory with that input, so they share a version counter
     (an in-place write through either is seen by the other's saved-value check).
     """
-    if type(data) is not np.ndarray:
+    if type(data) is not np.ndarray and not backends.is_foreign(data):
         data = np.asarray(data)
     out = None
     if STATE.grad_enabled:
@@ -1289,6 +1383,66 @@ def _apply(op: Op, inputs: tuple[Tensor | Const, ...], data: Any, ctx: Any = Non
     if view_of is not None:
         out._vc = view_of._share_version()
     return out
+
+
+def _as_data(x: Any, like: Any) -> Any:
+    """``x`` (an array, list or number) as an array of ``like``'s library, device and dtype."""
+    if isinstance(like, np.ndarray | np.generic):
+        return np.asarray(x, like.dtype)
+    if backends.is_foreign(x):
+        backends.check_same("tensor", (like, x))
+    return backends.namespace(like).asarray(x, dtype=like.dtype,
+                                            device=backends.device_of(like))
+
+
+def _fwd(op: Op, first: Any, *args: Any) -> Any:
+    """``op``'s forward on its inputs' arrays: the numpy one, or the array-API one."""
+    if type(first) is np.ndarray:
+        for a in args:  # numpy would read another library's array silently
+            if type(a) is not np.ndarray and hasattr(a, "shape") and backends.is_foreign(a):
+                backends.check_same(op.name, (first, a))
+        return op.fwd(first, *args)
+    # Tensors of two libraries never meet here: numpy constants (indices, masks) move
+    xp = backends.check_same(op.name, [first, *[a for a in args if backends.is_foreign(a)]])
+    _on_other_library(first)
+    return backends.forward(op)(xp, first, *args)
+
+
+def _foreign_op(op: Op, inputs: tuple, ctx: tuple) -> Tensor:
+    """``_binary`` / ``_unary`` for arrays of another library: operands become arrays of the
+    tensors' library, device and dtype (a float tensor's dtype for every number and integer
+    operand, as numpy's path), and mixing libraries or devices raises."""
+    like = next(x.data for x in inputs if isinstance(x, Tensor))
+    xp = backends.namespace(like)
+    _on_other_library(like)
+    floating = backends.is_floating(like.dtype)
+    items: list[Tensor | Const] = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            items.append(x)
+        elif isinstance(x, Node):
+            raise TypeError(f"{op.name}: cannot combine a Tensor with a {type(x).__name__}")
+        else:
+            items.append(const(_as_data(x, like) if floating or type(x) in _PY_NUMBERS
+                               else xp.asarray(x, device=backends.device_of(like))))
+    backends.check_same(op.name, [x.data for x in items])
+    if floating:  # an integer operand of a float op takes its dtype (numpy's path promotes),
+        items = [x if backends.is_floating(x.data.dtype)  # as a constant: the rules read it
+                 else const(xp.astype(x.data, like.dtype)) for x in items]
+    datas = [x.data for x in items]
+    try:
+        data = backends.forward(op)(xp, *datas, *ctx)
+    except backends.BackendError:
+        raise
+    except (ValueError, TypeError) as e:
+        shapes = " and ".join(str(tuple(d.shape)) for d in datas)
+        raise OpError(f"{op.name}: cannot apply to {backends.describe(like)} of shapes "
+                      f"{shapes}: {e}") from None
+    fits = op.elementwise or all(d.shape == data.shape and d.dtype == data.dtype
+                                 for d in datas)
+    if STATE.grad_enabled and any(x.requires_grad for x in items):
+        return _made_by(data, op, tuple(items), ctx or None, fits)
+    return _make(data) if STATE.tracer is None else _traced(data, op, tuple(items), ctx or None)
 
 
 def _compare(fn: Callable, a: Tensor, b: Any) -> Tensor:
@@ -1306,7 +1460,8 @@ def _compare(fn: Callable, a: Tensor, b: Any) -> Tensor:
 
 
 def _compared(fn: Callable, a: Any, b: Any) -> np.ndarray:
-    return np.asarray(fn(a, b))
+    r = fn(a, b)
+    return r if type(r) is np.ndarray or backends.is_foreign(r) else np.asarray(r)
 
 
 def _reads_value(what: str) -> None:

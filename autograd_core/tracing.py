@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .backends import is_foreign, on_host
 from .engine import STATE, next_seq
 from .errors import CompileError
 from .tensor import Tensor, _make
@@ -109,10 +110,13 @@ def outside(fn: Callable[..., Any], *inputs: Any) -> Any:
     >>> ag.where(positive, x, 0.0).tolist()
     [0.0, 2.0]
     """
-    result = fn(*[x.data if isinstance(x, Tensor) else x for x in inputs])
+    arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+    foreign = next((a for a in arrays if type(a) is not np.ndarray and is_foreign(a)), None)
+    result = fn(*arrays) if foreign is None else on_host(fn, arrays, foreign)
     many = isinstance(result, tuple)
     outputs = () if result is None else tuple(
-        _make(np.asarray(r)) for r in (result if many else (result,)))
+        _make(r if type(r) is np.ndarray or is_foreign(r) else np.asarray(r))
+        for r in (result if many else (result,)))
     tracer = STATE.tracer
     if tracer is not None:
         tracer.outside(fn, inputs, outputs)

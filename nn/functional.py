@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import OpError, OpTypeError, Tensor
+from autograd_core import OpError, OpTypeError, Tensor, backends
 
 from .embedding import embedding, one_hot
 from .spatial import (
@@ -120,6 +120,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> linear(x, w, ag.zeros(4)).tolist()[0]
     [3.0, 3.0, 3.0, 3.0]
     """
+    if type(input.data) is not type(weight.data):
+        backends.check_same("linear", (input.data, weight.data))
     if input.dtype != weight.dtype:  # as torch: no silent int or float64 promotion
         raise OpTypeError(f"linear: input of dtype {input.dtype} and weight of dtype "
                           f"{weight.dtype} differ; cast the input (x.float(), "
@@ -245,8 +247,9 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tens
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
     x = _tensor(input)
-    inside = ag.outside(lambda a: (a > min_val) & (a < max_val), x)
-    return ag.where(inside, x, ag.outside(lambda a: np.clip(a, min_val, max_val), x))
+    inside = ag.outside(backends.native(lambda a: (a > min_val) & (a < max_val)), x)
+    clipped = backends.native(lambda a: backends.namespace(a).clip(a, min_val, max_val))
+    return ag.where(inside, x, ag.outside(clipped, x))
 
 
 def relu6(input: Tensor) -> Tensor:  # noqa: A002
@@ -323,7 +326,10 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
         return x * 0.0
     gen = generator if generator is not None else ag.default_generator()
     # Drawn by ag.outside: a compiled step draws a new mask from the same stream each time.
-    return x * ag.outside(functools.partial(_dropout_mask, gen, x.shape, p, x.dtype))
+    # numpy's generator draws it on the host for every array library (the same stream).
+    mask = ag.outside(functools.partial(_dropout_mask, gen, x.shape, p,
+                                        backends.numpy_dtype(x.dtype)))
+    return x * mask.to(backends.where_of(x.data))
 
 
 def _dropout_mask(gen: np.random.Generator, shape: tuple[int, ...], p: float,
@@ -389,20 +395,22 @@ def batch_norm(input: Tensor, running_mean: Tensor | None,  # noqa: A002
     return x * ag.reshape(scale, stat_shape) + ag.reshape(shift, stat_shape)
 
 
+@backends.native  # on any array library's arrays
 def _update_running(running_mean: Tensor, running_var: Tensor, momentum: Any, count: int,
                     mu: np.ndarray, var: np.ndarray) -> None:
     """The running statistics' update, with the *unbiased* batch variance.  ``momentum``
     may be a function giving it (BatchNorm's cumulative average reads its batch count)."""
     m = momentum() if callable(momentum) else momentum
-    _blend(running_mean, mu.reshape(-1), m)
-    _blend(running_var, var.reshape(-1) * (count / (count - 1)), m)
+    xp = backends.namespace(mu)
+    _blend(xp, running_mean, xp.reshape(mu, (-1,)), m)
+    _blend(xp, running_var, xp.reshape(var, (-1,)) * (count / (count - 1)), m)
 
 
-def _blend(running: Tensor, batch: np.ndarray, momentum: float) -> None:
+def _blend(xp: Any, running: Tensor, batch: np.ndarray, momentum: float) -> None:
     """Exponential moving average of a statistic; a new array (never an in-place write on
     memory someone else may hold)."""
-    running.data = ((1.0 - momentum) * running.data + momentum * batch).astype(
-        running.data.dtype)
+    running.data = xp.astype((1.0 - momentum) * running.data + momentum * batch,
+                             running.data.dtype)
 
 
 def _affine(xhat: Tensor, weight: Tensor | None, bias: Tensor | None,
@@ -460,54 +468,66 @@ def _index_targets(x: Tensor, target: Any, weight: Any, ignore_index: int | None
     """
     axis = _class_axis(x, who)
     w = None if weight is None else _weight_array(weight, x.shape[axis], x, who)
-    return ag.outside(functools.partial(_index_target_arrays, x.shape, x.dtype, axis, w,
+    return ag.outside(functools.partial(_index_target_arrays, x.shape,
+                                        backends.numpy_dtype(x.dtype), axis, w,
                                         ignore_index, label_smoothing, who), target)
 
 
+@backends.native  # numpy's or any array library's targets, computed on their own device
 def _index_target_arrays(shape: tuple[int, ...], dtype: np.dtype, axis: int,
                          weight: np.ndarray | None, ignore_index: int | None,
                          label_smoothing: float, who: str, target: Any
                          ) -> tuple[np.ndarray, np.ndarray]:
     n_classes = shape[axis]
-    y = np.asarray(target)
+    xp = backends.namespace(target) if backends.is_foreign(target) else np
+    y = target if xp is not np else np.asarray(target)
     expected = shape[:axis] + shape[axis + 1:]
-    if y.shape != expected:
+    if tuple(y.shape) != expected:
         # PyTorch's types: a batch-size mismatch is a ValueError, any other a RuntimeError.
         batch_mismatch = axis == 1 and y.ndim == len(expected) and y.shape[0] != expected[0]
         error = ValueError if batch_mismatch else RuntimeError
         raise error(f"{who}: class-index target must have shape {expected} for input of "
-                    f"shape {shape}, got {y.shape}")
-    if y.dtype.kind not in "iu":  # as torch: float targets are probabilities, (N, C, ...)
-        raise OpTypeError(f"{who}: a target of shape {y.shape} holds class indices and must "
-                          f"be integers, got dtype {y.dtype}; class probabilities have the "
-                          f"input's shape {shape}")
-    valid = np.ones(y.shape, bool) if ignore_index is None else y != ignore_index
+                    f"shape {shape}, got {tuple(y.shape)}")
+    if not xp.isdtype(y.dtype, "integral"):  # as torch: float targets are probabilities
+        raise OpTypeError(f"{who}: a target of shape {tuple(y.shape)} holds class indices "
+                          f"and must be integers, got dtype {y.dtype}; class probabilities "
+                          f"have the input's shape {shape}")
+    dev = backends.device_of(y)
+    dtype = backends.dtype_for(y, dtype) if xp is not np else dtype
+    valid = xp.ones(y.shape, dtype=xp.bool, device=dev) if ignore_index is None else (
+        y != ignore_index)
     bad = valid & ((y < 0) | (y >= n_classes))
-    if bad.any():
-        raise IndexError(f"{who}: target {y[bad].flat[0]} is out of bounds for "
-                         f"{n_classes} classes")
-    y = np.where(valid, y, 0)
+    if xp.any(bad):
+        first = backends.to_numpy(y)[backends.to_numpy(bad)].flat[0]
+        raise IndexError(f"{who}: target {first} is out of bounds for {n_classes} classes")
+    y = xp.where(valid, y, 0)
     class_shape = [1] * len(shape)
     class_shape[axis] = n_classes
-    classes = np.arange(n_classes).reshape(class_shape)
-    valid_c = np.expand_dims(valid, axis)
-    onehot = (np.expand_dims(y, axis) == classes) & valid_c
-    w = np.ones(n_classes, dtype) if weight is None else weight
-    w_c = w.reshape(class_shape)
-    t = onehot * w_c
+    classes = xp.reshape(xp.arange(n_classes, device=dev), tuple(class_shape))
+    valid_c = xp.expand_dims(valid, axis=axis)
+    onehot = (xp.expand_dims(y, axis=axis) == classes) & valid_c
+    w = xp.ones(n_classes, dtype=dtype, device=dev) if weight is None else (
+        weight if xp is np else xp.asarray(weight, dtype=dtype, device=dev))
+    w_c = xp.reshape(w, tuple(class_shape))
+    t = xp.where(onehot, w_c, 0.0)
     if label_smoothing:
-        t = (1.0 - label_smoothing) * t + (label_smoothing / n_classes) * (valid_c * w_c)
-    return t.astype(dtype), np.asarray((w[y] * valid).sum())
+        t = (1.0 - label_smoothing) * t + (label_smoothing / n_classes) * xp.where(
+            valid_c, w_c, 0.0)
+    w_y = xp.reshape(xp.take(w, xp.reshape(y, (-1,))), y.shape)
+    return xp.astype(t, dtype), xp.asarray(xp.sum(xp.where(valid, w_y, 0.0)))
 
 
+@backends.native
 def _nan_if_zero(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A mean's divisor and offset: (d, 0), or (1, NaN) when d is 0."""
+    xp = backends.namespace(d)
     zero = d == 0
-    return np.where(zero, np.ones_like(d), d), np.where(zero, np.nan, 0).astype(d.dtype)
+    return xp.where(zero, xp.ones_like(d), d), xp.where(zero, xp.full_like(d, math.nan), 0.0)
 
 
 def _weight_array(weight: Any, n_classes: int, x: Tensor, who: str) -> np.ndarray:
-    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=x.dtype)
+    w = weight.numpy() if isinstance(weight, Tensor) else weight
+    w = np.asarray(w, dtype=backends.numpy_dtype(x.dtype))
     if w.shape != (n_classes,):
         raise ValueError(f"{who}: weight must have shape ({n_classes},), one per class, got "
                          f"{w.shape}")

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from autograd_core import Tensor
+from autograd_core import Tensor, backends
 from autograd_core.engine import STATE
 from autograd_core.tensor import _to_array
 
@@ -53,6 +53,13 @@ class IncompatibleKeys(NamedTuple):
 
     missing_keys: list[str]
     unexpected_keys: list[str]
+
+
+def _cast(array: Any, dtype: np.dtype) -> Any:
+    """``array`` as ``dtype`` (numpy's name for it, in the array's own library)."""
+    if isinstance(array, np.ndarray):
+        return array.astype(dtype)
+    return backends.namespace(array).astype(array, backends.dtype_for(array, dtype))
 
 
 class Module:
@@ -349,17 +356,31 @@ class Module:
             else:
                 param.grad = Tensor(np.zeros_like(param.data))
 
-    def to(self, dtype: Any) -> Module:
-        """Cast every floating-point parameter and buffer to ``dtype`` (in place on the
-        module; parameters stay the same objects, so optimizers keep tracking them)."""
-        dt = np.dtype(dtype)
+    def to(self, where: Any = None, dtype: Any = None) -> Module:
+        """Move every parameter and buffer to another array library or device (``where``: a
+        namespace such as ``array_api_strict``, ``cupy`` or ``numpy``, or a device of the
+        current library), and/or cast the floating-point ones to ``dtype``; a dtype alone
+        as ``where`` casts (``model.to("float64")``, as torch).  In place on the module:
+        parameters stay the same objects, so optimizers keep tracking them (their state
+        must be made after the move, as in PyTorch)."""
+        if dtype is not None:
+            return self.to(where).to(dtype)
+        if where is None:
+            return self
+        if not backends.is_dtype(where):
+            for value in (*self.parameters(), *self.buffers()):
+                value.data = backends.move(value.data, where)
+                if value.grad is not None:
+                    value.grad = Tensor(backends.move(value.grad.data, where))
+            return self
+        dt = np.dtype(where)
         if dt.kind != "f":
             raise TypeError(f"to: only floating dtypes are allowed, got {dt}")
         for value in (*self.parameters(), *self.buffers()):
-            if value.data.dtype.kind == "f":
-                value.data = value.data.astype(dt)
+            if backends.is_floating(value.data.dtype):
+                value.data = _cast(value.data, dt)
                 if value.grad is not None:
-                    value.grad = Tensor(value.grad.data.astype(dt))
+                    value.grad = Tensor(_cast(value.grad.data, dt))
         return self
 
     def float(self) -> Module:

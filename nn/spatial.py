@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import OpError, OpTypeError, Tensor
+from autograd_core import OpError, OpTypeError, Tensor, backends
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -190,6 +190,8 @@ def _conv_geometry(who: str, x: Tensor, weight: Tensor, bias: Tensor | None, n: 
     if o % groups:
         raise OpError(f"{who}: weight of shape {weight.shape} has {o} output "
                       f"channels, not divisible by groups={groups}")
+    if type(x.data) is not type(weight.data):
+        backends.check_same("conv", (x.data, weight.data))
     if x.dtype != weight.dtype:  # as torch: no silent int or float64 promotion
         raise OpTypeError(f"{who}: input of dtype {x.dtype} and weight of dtype "
                           f"{weight.dtype} differ; cast the input or the layer")
@@ -520,7 +522,8 @@ def _max_pool(who: str, n: int, input: Any, kernel_size: Any, stride: Any,  # no
         x2 = x.unsqueeze(2) if n == 1 else x
         k2, s2 = ((1, *k), (1, *s)) if n == 1 else (k, s)
         edges = _window_edges(x, outs, k, s, p, d)
-        lowest = -math.inf if np.issubdtype(x.dtype, np.floating) else np.iinfo(x.dtype).min
+        lowest = (-math.inf if backends.is_floating(x.dtype)
+                  else np.iinfo(backends.numpy_dtype(x.dtype)).min)
         xp = pad(x2, _torch_pads(edges), value=lowest)
         out = ag.window_max(xp, k2, s2)  # type: ignore[arg-type]
         return out[:, :, 0] if n == 1 else out
@@ -901,7 +904,7 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,  # no
     sizes, scales = _interp_sizes(x, n, size, scale_factor, recompute_scale_factor, who)
     if mode == "area":
         return adaptive_avg_pool3d(x, sizes) if n == 3 else _adaptive_avg(who, n, x, sizes)
-    integer = not np.issubdtype(x.dtype, np.floating)
+    integer = not backends.is_floating(x.dtype)
     if integer and mode in _LINEAR_DIMS:
         x = x.astype(ag.get_default_dtype())
     for i, (out, scale) in enumerate(zip(sizes, scales, strict=True)):

@@ -7,6 +7,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from autograd_core.backends import updates
+
 from .optimizer import Optimizer, ParamsT, check_range, owned, work_array
 
 __all__ = ["Adagrad", "AdagradState", "adagrad_update"]
@@ -53,22 +55,23 @@ def adagrad_update(param: np.ndarray, grad: np.ndarray, state: AdagradState | No
     """
     lr, lr_decay, weight_decay, eps = float(lr), float(lr_decay), float(weight_decay), float(eps)
     scratch = work_array("adagrad_update", scratch, param, grad)
+    xp = updates(param)  # numpy, or another library's arrays with out=
     param = owned(param, inplace)
     if state is None:
         # A fresh state is this call's own: from here `inplace` means "may write the state".
-        start = np.full_like(param, float(initial_accumulator_value))
+        start = xp.full_like(param, float(initial_accumulator_value))
         state, inplace = AdagradState(0, start), True
     step = state.step + 1
     if weight_decay != 0:
         grad = grad + weight_decay * param
     clr = lr / (1 + (step - 1) * lr_decay)
     # The formulas' arithmetic in their order, each result written into an owned array.
-    scratch = np.multiply(grad, grad, out=scratch)
+    scratch = xp.multiply(grad, grad, out=scratch)
     accumulated = owned(state.sum, inplace)
     accumulated += scratch
-    np.sqrt(accumulated, out=scratch)
+    xp.sqrt(accumulated, out=scratch)
     scratch += eps
-    np.divide(grad, scratch, out=scratch)
+    xp.divide(grad, scratch, out=scratch)
     scratch *= clr
     param -= scratch
     return param, AdagradState(step, accumulated)

@@ -7,7 +7,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_range, owned, work_array
+from autograd_core.backends import updates
+
+from .optimizer import Optimizer, ParamsT, check_range, copy_of, owned, work_array
 
 __all__ = ["Adam", "AdamState", "adam_update"]
 
@@ -59,10 +61,11 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
     lr, eps, weight_decay = float(lr), float(eps), float(weight_decay)
     beta1, beta2 = float(betas[0]), float(betas[1])
     scratch = work_array("adam_update", scratch, param, grad)
+    xp = updates(param)  # numpy, or another library's arrays with out=
     param = owned(param, inplace)
     if state is None:
         # A fresh state is this call's own: from here `inplace` means "may write the state".
-        state, inplace = AdamState(0, np.zeros_like(param), np.zeros_like(param)), True
+        state, inplace = AdamState(0, xp.zeros_like(param), xp.zeros_like(param)), True
     step = state.step + 1
     exp_avg, exp_avg_sq = owned(state.exp_avg, inplace), owned(state.exp_avg_sq, inplace)
     if weight_decay != 0:
@@ -71,22 +74,22 @@ def adam_update(param: np.ndarray, grad: np.ndarray, state: AdamState | None, *,
         else:
             grad = grad + weight_decay * param
     # The pseudo-code's arithmetic in its order, each result written into an owned array.
-    scratch = np.multiply(grad, 1 - beta1, out=scratch)
+    scratch = xp.multiply(grad, 1 - beta1, out=scratch)
     exp_avg *= beta1
     exp_avg += scratch
-    np.multiply(grad, grad, out=scratch)
+    xp.multiply(grad, grad, out=scratch)
     scratch *= 1 - beta2
     exp_avg_sq *= beta2
     exp_avg_sq += scratch
     max_exp_avg_sq = state.max_exp_avg_sq
     if amsgrad:
         # max(0, v) = v, so a missing running max starts at (a copy of) v itself.
-        max_exp_avg_sq = exp_avg_sq.copy() if max_exp_avg_sq is None else np.maximum(
+        max_exp_avg_sq = copy_of(exp_avg_sq) if max_exp_avg_sq is None else xp.maximum(
             max_exp_avg_sq, exp_avg_sq, out=owned(max_exp_avg_sq, inplace))
-    np.sqrt(exp_avg_sq if max_exp_avg_sq is None else max_exp_avg_sq, out=scratch)
+    xp.sqrt(exp_avg_sq if max_exp_avg_sq is None else max_exp_avg_sq, out=scratch)
     scratch /= math.sqrt(1 - beta2 ** step)
     scratch += eps
-    np.divide(exp_avg, scratch, out=scratch)  # m̂·(1 − β₁ᵗ) / (√v̂ + ε)
+    xp.divide(exp_avg, scratch, out=scratch)  # m̂·(1 − β₁ᵗ) / (√v̂ + ε)
     scratch *= lr / (1 - beta1 ** step)
     param -= scratch
     return param, AdamState(step, exp_avg, exp_avg_sq, max_exp_avg_sq)

@@ -12,6 +12,8 @@ import numpy as np
 
 import autograd_core as ag
 from autograd_core import Tensor
+from autograd_core.backends import namespace as _namespace
+from autograd_core.backends import updates
 from autograd_core.engine import STATE, bump_version
 
 __all__ = ["Optimizer", "check_range", "owned", "work_array"]
@@ -46,7 +48,12 @@ def owned(array: np.ndarray, inplace: bool) -> np.ndarray:
     """``array`` itself when an update runs in place, else a copy the update may write into
     (the updates write every result into arrays they own plus one work array, see
     `work_array`)."""
-    return array if inplace else array.copy()
+    return array if inplace else copy_of(array)
+
+
+def copy_of(array: Any) -> Any:
+    """A copy of an array of any library (numpy's C-ordered ``copy()`` for numpy)."""
+    return array.copy() if isinstance(array, np.ndarray) else updates(array).copy(array)
 
 
 def work_array(owner: str, scratch: np.ndarray | None, param: np.ndarray,
@@ -72,7 +79,8 @@ def work_array(owner: str, scratch: np.ndarray | None, param: np.ndarray,
     if scratch.shape != param.shape or scratch.dtype != param.dtype:
         raise ValueError(f"{owner}: scratch must match the parameter (shape {param.shape}, "
                          f"{param.dtype}), got shape {scratch.shape}, {scratch.dtype}")
-    if np.may_share_memory(scratch, param) or np.may_share_memory(scratch, grad):
+    xp = updates(param)
+    if xp.may_share_memory(scratch, param) or xp.may_share_memory(scratch, grad):
         raise ValueError(f"{owner}: scratch must not share memory with the parameter or "
                          f"its gradient")
     return scratch
@@ -208,7 +216,9 @@ class Optimizer:
                     if p.grad is None:
                         continue
                     param = p.data
-                    grad = p.grad.data.astype(param.dtype, copy=False)
+                    grad = p.grad.data
+                    if grad.dtype != param.dtype:
+                        grad = _namespace(param).astype(grad, param.dtype)
                     _, self.state[p] = type(self)._update_fn(
                         param, grad, self.state.get(p), inplace=True,
                         scratch=self._work_array(p, param), **hyper)
@@ -220,7 +230,7 @@ class Optimizer:
         scratch = self._scratch.get(p)
         # A new one if p.data was replaced by an array of another shape or dtype.
         if scratch is None or scratch.shape != param.shape or scratch.dtype != param.dtype:
-            scratch = self._scratch[p] = np.empty_like(param)
+            scratch = self._scratch[p] = updates(param).empty_like(param)
         return scratch
 
     def state_dict(self) -> dict[str, Any]:

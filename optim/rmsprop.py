@@ -7,7 +7,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_range, owned, work_array
+from autograd_core.backends import updates
+
+from .optimizer import Optimizer, ParamsT, check_range, copy_of, owned, work_array
 
 __all__ = ["RMSprop", "RMSpropState", "rmsprop_update"]
 
@@ -57,14 +59,15 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | No
     lr, alpha, eps = float(lr), float(alpha), float(eps)
     weight_decay, momentum = float(weight_decay), float(momentum)
     scratch = work_array("rmsprop_update", scratch, param, grad)
+    xp = updates(param)  # numpy, or another library's arrays with out=
     param = owned(param, inplace)
     if state is None:
         # A fresh state is this call's own: from here `inplace` means "may write the state".
-        state, inplace = RMSpropState(0, np.zeros_like(param)), True
+        state, inplace = RMSpropState(0, xp.zeros_like(param)), True
     if weight_decay != 0:
         grad = grad + weight_decay * param
     # The formulas' arithmetic in their order, each result written into an owned array.
-    scratch = np.multiply(grad, grad, out=scratch)
+    scratch = xp.multiply(grad, grad, out=scratch)
     scratch *= 1 - alpha
     square_avg = owned(state.square_avg, inplace)
     square_avg *= alpha
@@ -76,23 +79,23 @@ def rmsprop_update(param: np.ndarray, grad: np.ndarray, state: RMSpropState | No
         else:
             grad_avg = owned(grad_avg, inplace)
             grad_avg *= alpha
-            grad_avg += np.multiply(grad, 1 - alpha, out=scratch)
-        np.multiply(grad_avg, grad_avg, out=scratch)
-        np.subtract(square_avg, scratch, out=scratch)
-        np.sqrt(scratch, out=scratch)
+            grad_avg += xp.multiply(grad, 1 - alpha, out=scratch)
+        xp.multiply(grad_avg, grad_avg, out=scratch)
+        xp.subtract(square_avg, scratch, out=scratch)
+        xp.sqrt(scratch, out=scratch)
     else:
-        np.sqrt(square_avg, out=scratch)
+        xp.sqrt(square_avg, out=scratch)
     scratch += eps
-    np.divide(grad, scratch, out=scratch)  # g/d
+    xp.divide(grad, scratch, out=scratch)  # g/d
     buf = state.momentum_buffer
     if momentum > 0:
         if buf is None:
-            buf = scratch.copy()  # the state must not alias the work array
+            buf = copy_of(scratch)  # the state must not alias the work array
         else:
             buf = owned(buf, inplace)
             buf *= momentum
             buf += scratch
-        param -= np.multiply(buf, lr, out=scratch)
+        param -= xp.multiply(buf, lr, out=scratch)
     else:
         scratch *= lr
         param -= scratch

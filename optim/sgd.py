@@ -6,7 +6,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .optimizer import Optimizer, ParamsT, check_range, owned, work_array
+from autograd_core.backends import updates
+
+from .optimizer import Optimizer, ParamsT, check_range, copy_of, owned, work_array
 
 __all__ = ["SGD", "SGDState", "sgd_update"]
 
@@ -58,24 +60,25 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, state: SGDState | None, *,
     weight_decay = float(weight_decay)
     buf = None if state is None else state.momentum_buffer
     scratch = work_array("sgd_update", scratch, param, grad)
+    xp = updates(param)  # numpy, or another library's arrays with out=
     param = owned(param, inplace)
     if weight_decay != 0:
         # λ·θ + g: the same sum as g + λ·θ (addition commutes), built in the work array.
-        decayed = np.multiply(param, weight_decay, out=scratch)
+        decayed = xp.multiply(param, weight_decay, out=scratch)
         decayed += grad
         grad = decayed
     if momentum != 0:
         if buf is None:
-            buf = grad.copy()
+            buf = copy_of(grad)
         else:
             buf = owned(buf, inplace)
             buf *= momentum
             if dampening == 0:
                 buf += grad
             else:  # (1 − τ)·g, not over the g that Nesterov's look-ahead reads below
-                buf += np.multiply(grad, 1 - dampening, out=None if nesterov else scratch)
+                buf += xp.multiply(grad, 1 - dampening, out=None if nesterov else scratch)
         grad = grad + momentum * buf if nesterov else buf
-    param -= np.multiply(grad, lr, out=scratch)
+    param -= xp.multiply(grad, lr, out=scratch)
     return param, SGDState(buf)
 
 

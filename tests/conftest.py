@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import autograd_core as ag
+from autograd_core.tensor import _use_array_namespaces
 
 settings.register_profile(
     "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -23,4 +24,6 @@ def _seed_and_restore():
     dtype = ag.get_default_dtype()
     yield
     ag.set_default_dtype(dtype)
+    _use_array_namespaces(False)  # a test on another array library must not leave the
+    # rest on its (slower, any-library) rule namespace: the numpy path stays tested
     assert ag.is_grad_enabled(), "a test left grad mode disabled"

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import engine
+from .. import backends, engine
 from ..engine import Const, Node, _record, const
 from ..replay import values, walk
 from ..scalar import Scalar, _snew
@@ -137,16 +137,23 @@ class _Args:
         self.positions: list[int] = []  # where the differentiable arguments sit in args
         self.kinds: list[type] = []
         self.x0: list[np.ndarray] = []
+        self.homes: list[Any] = []  # per differentiable argument: another library, or None
         self.replayed = False
         for pos, a in enumerate(args):
             if isinstance(a, Tensor):
                 data = a.data
+                home = None
+                if type(data) is not np.ndarray:  # another library: perturbed in numpy,
+                    home = backends.where_of(data)  # evaluated back there
+                    data = backends.to_numpy(data)
                 if data.dtype.kind == "f" and data.dtype != np.float64:
                     data, self.replayed = _float64_like(data), True
                 if a.requires_grad:
-                    self._differentiable(pos, Tensor, data)
-                else:
+                    self._differentiable(pos, Tensor, data, home)
+                elif home is None:
                     self.fixed.append(a if data is a.data else Tensor(data))
+                else:
+                    self.fixed.append(Tensor(backends.move(data, home)))
             elif isinstance(a, Scalar):
                 if a.requires_grad:
                     self._differentiable(pos, Scalar, np.asarray(a.data, dtype=np.float64))
@@ -158,7 +165,8 @@ class _Args:
             else:
                 self.fixed.append(a)
 
-    def _differentiable(self, pos: int, kind: type, x: np.ndarray) -> None:
+    def _differentiable(self, pos: int, kind: type, x: np.ndarray, home: Any = None) -> None:
+        self.homes.append(home)
         self.positions.append(pos)
         self.kinds.append(kind)
         self.x0.append(x)
@@ -167,10 +175,10 @@ class _Args:
     def build(self, xs: Sequence[np.ndarray]) -> tuple[list[Any], list[Node]]:
         """Arguments for ``f`` with fresh leaves (requiring grad) holding ``xs``."""
         args, leaves = list(self.fixed), list[Node]()
-        for pos, kind, x in zip(self.positions, self.kinds, xs, strict=True):
+        for pos, kind, x, home in zip(self.positions, self.kinds, xs, self.homes, strict=True):
             # _leaf, not Tensor(): keep x's memory layout (a strided input stays strided)
-            leaf = (_leaf(np.asarray(x), requires_grad=True) if kind is Tensor
-                    else Scalar(float(x)))
+            data = np.asarray(x) if home is None else backends.move(np.asarray(x), home)
+            leaf = _leaf(data, requires_grad=True) if kind is Tensor else Scalar(float(x))
             args[pos] = leaf
             leaves.append(leaf)
         return args, leaves
@@ -197,7 +205,7 @@ def _outputs(y: Any, name: str) -> list[Node]:
         if not isinstance(item, Node):
             raise TypeError(f"check_grads: `{name}` must return a Tensor, a Scalar or a tuple "
                             f"of them, got {type(item).__name__}")
-        if isinstance(item, Tensor) and item.dtype.kind != "f":
+        if isinstance(item, Tensor) and not backends.is_floating(item.dtype):
             raise TypeError(f"check_grads: `{name}` returned a {item.dtype} tensor; only "
                             f"floating-point outputs have gradients")
         outs.append(item)
@@ -206,7 +214,7 @@ def _outputs(y: Any, name: str) -> list[Node]:
 
 def _require_float64(outs: list[Node], name: str) -> None:
     for o in outs:
-        if isinstance(o, Tensor) and o.dtype != np.float64:
+        if isinstance(o, Tensor) and backends.numpy_dtype(o.dtype) != np.float64:
             raise TypeError(
                 f"check_grads: `{name}` returned a {o.dtype} output although its arguments were "
                 f"replayed in float64.  Gradients are checked in float64 (float32 finite "
@@ -240,7 +248,22 @@ def replay_float64(f: Callable, *args: Any) -> Any:
 
 # ------------------------------------------------------------------ the maths
 def _values(outs: list[Node]) -> list[np.ndarray]:
-    return [np.asarray(o.data, dtype=np.float64) for o in outs]
+    return [np.asarray(_host(o.data), dtype=np.float64) for o in outs]
+
+
+def _host(a: Any) -> Any:
+    """A numpy view of an array of any library (numbers pass)."""
+    return backends.to_numpy(a) if backends.is_foreign(a) else a
+
+
+def _seed(v: np.ndarray, o: Node) -> Any:
+    """Cotangent ``v`` as an array of output ``o``'s library, device and dtype."""
+    if not isinstance(o, Tensor):
+        return float(v)
+    if type(o.data) is np.ndarray:
+        return np.asarray(v, dtype=o.data.dtype)
+    moved = backends.move(v, backends.where_of(o.data))
+    return backends.namespace(o.data).astype(moved, o.data.dtype)
 
 
 def _unit(rng: np.random.Generator, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
@@ -256,12 +279,11 @@ def _analytic(outs: list[Node], leaves: list[Node], vs: list[np.ndarray],
     live = [(o, v) for o, v in zip(outs, vs, strict=True) if o.requires_grad]
     if not live:
         return [np.zeros(np.shape(x.data)) for x in leaves]
-    seeds = [np.asarray(v, dtype=o.data.dtype) if isinstance(o, Tensor) else float(v)
-             for o, v in live]
+    seeds = [_seed(v, o) for o, v in live]
     grads = engine.grad([o for o, _ in live], leaves, grad_outputs=seeds,
                         retain_graph=retain_graph, allow_unused=True)
     return [np.zeros(np.shape(x.data)) if g is None else
-            np.asarray(g.data if isinstance(g, Node) else g, dtype=np.float64)
+            np.asarray(_host(g.data if isinstance(g, Node) else g), dtype=np.float64)
             for g, x in zip(grads, leaves, strict=True)]
 
 
@@ -309,7 +331,8 @@ def _check(f: Callable, spec: _Args, name: str, k: int, tol: _Tol, full: bool,
     if spec.replayed:
         _require_float64(outs, name)
     ys = _values(outs)
-    low_precision = [o.dtype for o in outs if isinstance(o, Tensor) and o.dtype != np.float64]
+    low_precision = [o.dtype for o in outs if isinstance(o, Tensor)
+                     and backends.numpy_dtype(o.dtype) != np.float64]
     hint = (f"\n  hint: f's output is {low_precision[0]}; finite differences at that "
             f"precision need a larger eps (about 1e-3) and atol" if low_precision else "")
     ev = _Evaluator(f, spec, name)
@@ -413,7 +436,7 @@ def _gradient_function(f: Callable, spec: _Args, name: str,
         live = [(o, v) for o, v in zip(outs, cotangents[0], strict=True) if o.requires_grad]
         grads: Sequence[Any] = [None] * len(leaves)
         if live:
-            seeds = [Tensor(np.asarray(v, dtype=o.data.dtype)) if isinstance(o, Tensor)
+            seeds = [Tensor(_seed(v, o)) if isinstance(o, Tensor)
                      else Scalar(float(v), requires_grad=False) for o, v in live]
             grads = engine.grad([o for o, _ in live], leaves, grad_outputs=seeds,
                                 create_graph=True, allow_unused=True)
@@ -428,7 +451,9 @@ def _as_output(g: Any, leaf: Node) -> Node:
         return g
     if isinstance(leaf, Scalar):
         return Scalar(0.0 if g is None else float(g), requires_grad=False)
-    return Tensor(np.zeros_like(leaf.data) if g is None else np.asarray(g))
+    if g is None:
+        return Tensor(backends.namespace(leaf.data).zeros_like(leaf.data))
+    return Tensor(g if backends.is_foreign(g) else np.asarray(g))
 
 
 def _check_orders(f: Callable, spec: _Args, name: str, order: int, tol: _Tol, full: bool,
@@ -589,6 +614,6 @@ def _check_node(node: Node, inputs: list[Any], order: int, tol: _Tol, seed: int)
     spec = _Args(args)
     call_args, _ = spec.build(spec.x0)
     out = op_at(*call_args)
-    if isinstance(out, Tensor) and out.dtype != np.float64:
+    if isinstance(out, Tensor) and backends.numpy_dtype(out.dtype) != np.float64:
         return  # a cast to lower precision: finite differences would only see rounding
     _check_orders(op_at, spec, op.name, order, tol, False, seed)
