@@ -28,8 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from .backends import BackendError, describe
+from .primitives import defop
+from .tensor import Tensor, _apply
+
 __all__ = [
     "Communicator",
+    "all_reduce",
     "MPICommunicator",
     "SingleProcessCommunicator",
     "find_mpiexec",
@@ -71,6 +76,10 @@ class Communicator:
         everyone's ``buf``, in place; returns ``buf``."""
         raise NotImplementedError
 
+    def allreduce_sum_(self, buf: np.ndarray) -> np.ndarray:
+        """Replace ``buf`` (contiguous) by the elementwise sum over the ranks, in place."""
+        raise NotImplementedError
+
     def broadcast_(self, buf: np.ndarray, root: int = 0) -> np.ndarray:
         """Overwrite ``buf`` on every rank with rank ``root``'s, in place; returns it."""
         raise NotImplementedError
@@ -100,6 +109,9 @@ class SingleProcessCommunicator(Communicator):
 
     def allreduce_mean_(self, buf: np.ndarray) -> np.ndarray:
         return _check_buffer("allreduce_mean_", buf)
+
+    def allreduce_sum_(self, buf: np.ndarray) -> np.ndarray:
+        return _check_buffer("allreduce_sum_", buf)
 
     def broadcast_(self, buf: np.ndarray, root: int = 0) -> np.ndarray:
         self._check_root("broadcast_", root)
@@ -134,9 +146,14 @@ class MPICommunicator(Communicator):
         if buf.dtype.kind != "f":
             raise TypeError(f"allreduce_mean_: the mean needs a floating array, got dtype "
                             f"{buf.dtype}")
-        self.comm.Allreduce(self._MPI.IN_PLACE, buf, op=self._MPI.SUM)
+        self.allreduce_sum_(buf)
         if self.size > 1:
             buf /= self.size
+        return buf
+
+    def allreduce_sum_(self, buf: np.ndarray) -> np.ndarray:
+        self.comm.Allreduce(self._MPI.IN_PLACE, _check_buffer("allreduce_sum_", buf),
+                            op=self._MPI.SUM)
         return buf
 
     def broadcast_(self, buf: np.ndarray, root: int = 0) -> np.ndarray:
@@ -227,3 +244,36 @@ def find_mpiexec() -> str | None:
         if os.path.isfile(path) and os.access(path, os.X_OK):
             return path
     return shutil.which("mpiexec")
+
+
+# ------------------------------------------------------------------ a differentiable sum
+def _summed(a: np.ndarray, comm: Communicator) -> np.ndarray:
+    if not isinstance(a, np.ndarray | np.generic):
+        raise BackendError(f"all_reduce: the communicators reduce numpy arrays, got "
+                           f"{describe(a)}; move it with .to(numpy)")
+    return comm.allreduce_sum_(np.array(a, order="C"))  # a copy: the input stays as it was
+
+
+def _all_reduce_rule(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
+    # Every rank's output is the sum of every rank's input, so each input's gradient is the
+    # sum over the ranks of the gradients that reached the outputs: an all_reduce again.
+    return all_reduce(g, ctx[0]) if isinstance(g, Tensor) else _summed(g, ctx[0])
+
+
+ALL_REDUCE = defop("all_reduce", _summed, None, _all_reduce_rule)
+
+
+def all_reduce(tensor: Any, comm: Communicator | None = None) -> Tensor:
+    """The elementwise sum over the ranks of every rank's ``tensor``, differentiable (as
+    ``torch.distributed.nn.functional.all_reduce`` with SUM): backward sums the
+    gradients over the ranks the same way.  Every rank must call it, in the same order,
+    with the same shape.  With one process it is the identity.
+
+    >>> x = Tensor([1.0, 2.0], requires_grad=True)
+    >>> all_reduce(x, SingleProcessCommunicator()).tolist()
+    [1.0, 2.0]
+    """
+    comm = get_communicator() if comm is None else comm
+    t = tensor if isinstance(tensor, Tensor) else Tensor(tensor)
+    return _apply(ALL_REDUCE, (t,), _summed(t.data, comm), (comm,))
+

@@ -94,6 +94,7 @@ RULE_TEXT: dict[str, tuple[str, ...]] = {
     "window_max": ("g goes to each window's maximum (shared equally by ties)",),
     "window_max_grad": ("each window's share is gathered back from its maximum",),
     "to": ("the gradient moves back to the input's array library and device",),
+    "all_reduce": ("d(sum over ranks)/d(each rank's input) = the sum of every rank's g",),
 }
 
 

@@ -50,7 +50,7 @@ from .losses import (
     SoftMarginLoss,
 )
 from .module import IncompatibleKeys, Module, Parameter
-from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm, SyncBatchNorm
 from .parallel import DistributedDataParallel
 from .pooling import (
     AdaptiveAvgPool1d,
@@ -108,6 +108,7 @@ __all__ = [
     "KLDivLoss",
     "L1Loss",
     "LayerNorm",
+    "SyncBatchNorm",
     "LeakyReLU",
     "Linear",
     "LogSigmoid",

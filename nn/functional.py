@@ -340,13 +340,19 @@ def _dropout_mask(gen: np.random.Generator, shape: tuple[int, ...], p: float,
 
 
 # -------------------------------------------------------------------- normalisation
-def _standardize(x: Tensor, axes: tuple[int, ...], eps: float
-                 ) -> tuple[Tensor, Tensor, Tensor]:
+def _standardize(x: Tensor, axes: tuple[int, ...], eps: float, total: Any = None,
+                 count: int = 0) -> tuple[Tensor, Tensor, Tensor]:
     """(x − μ)/√(σ² + ε) with the biased variance over ``axes``; also returns μ and σ²
-    (both keep their axes).  Gradients flow through μ and σ², as they must."""
-    mu = x.mean(axis=axes, keepdims=True)
-    centred = x - mu
-    var = (centred * centred).mean(axis=axes, keepdims=True)
+    (both keep their axes).  Gradients flow through μ and σ², as they must.  ``total``
+    sums a statistic over the ranks (then ``count`` is the global number of values)."""
+    if total is None:
+        mu = x.mean(axis=axes, keepdims=True)
+        centred = x - mu
+        var = (centred * centred).mean(axis=axes, keepdims=True)
+    else:  # over every rank's share: sums of the shares, by the global count
+        mu = total(x.sum(axis=axes, keepdims=True)) / count
+        centred = x - mu
+        var = total((centred * centred).sum(axis=axes, keepdims=True)) / count
     return centred / ag.sqrt(var + eps), mu, var
 
 
@@ -366,6 +372,16 @@ def batch_norm(input: Tensor, running_mean: Tensor | None,  # noqa: A002
     >>> batch_norm(x, None, None, training=True, eps=0.0).tolist()
     [[-1.0], [1.0]]
     """
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
+                       eps)
+
+
+def _batch_norm(input: Tensor, running_mean: Tensor | None,  # noqa: A002
+                running_var: Tensor | None, weight: Tensor | None, bias: Tensor | None,
+                training: bool, momentum: Any, eps: float, comm: Any = None) -> Tensor:
+    """`batch_norm`; with ``comm`` (a communicator) the training statistics are those of
+    every rank's input together (`nn.SyncBatchNorm`), summed by the differentiable
+    ``ag.distributed.all_reduce``."""
     x = _tensor(input)
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input of shape (N, C, ...), got {x.shape}")
@@ -373,10 +389,14 @@ def batch_norm(input: Tensor, running_mean: Tensor | None,  # noqa: A002
     stat_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     if training:
         count = x.size // x.shape[1]
+        total = None
+        if comm is not None:
+            count = int(comm.allreduce_sum_(np.array([float(count)]))[0])
+            total = functools.partial(ag.distributed.all_reduce, comm=comm)
         if count <= 1:
             raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {x.shape}")
-        xhat, mu, var = _standardize(x, axes, eps)
+        xhat, mu, var = _standardize(x, axes, eps, total, count)
         if running_mean is not None and running_var is not None:
             # By ag.outside: a compiled step updates the statistics on every replay.
             ag.outside(functools.partial(_update_running, running_mean, running_var,

@@ -12,7 +12,7 @@ from autograd_core import Tensor, get_default_dtype
 from . import functional as F
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "SyncBatchNorm"]
 
 
 def _affine_parameters(module: Module, enabled: bool, shape: tuple[int, ...],
@@ -65,9 +65,13 @@ class _BatchNorm(Module):
             ag.outside(self._count_batch)  # by ag.outside: a compiled step counts it too
             if momentum is None:
                 momentum = self._cumulative_momentum
-        return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training or not self.track_running_stats,
-                            0.0 if momentum is None else momentum, self.eps)
+        return F._batch_norm(input, self.running_mean, self.running_var, self.weight,
+                             self.bias, self.training or not self.track_running_stats,
+                             0.0 if momentum is None else momentum, self.eps,
+                             self._communicator())
+
+    def _communicator(self) -> Any:
+        return None  # statistics of this process's batch (SyncBatchNorm: of every rank's)
 
     def _count_batch(self) -> None:
         tracked = self.num_batches_tracked
@@ -99,6 +103,52 @@ class BatchNorm2d(_BatchNorm):
     """Batch norm of (N, C, H, W) input, statistics per channel over (N, H, W)."""
 
     _ranks = (4,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch norm whose training statistics are those of the whole global batch: every
+    rank's share together (``torch.nn.SyncBatchNorm``), for data parallelism with small
+    per-rank batches.  The sums behind the mean and variance go through the
+    differentiable ``ag.distributed.all_reduce``, so the gradient also flows through the
+    other ranks' statistics; the running statistics come out the same on every rank.
+    ``process_group``: a communicator (default: ``ag.distributed.get_communicator()``).
+    With one process it computes what `BatchNorm1d` / `BatchNorm2d` compute.  Evaluation
+    uses the running statistics, as BatchNorm.  Input of shape (N, C, ...).
+
+    >>> import autograd_core as ag
+    >>> sbn = SyncBatchNorm(2, process_group=ag.distributed.SingleProcessCommunicator())
+    >>> np.round(sbn(ag.tensor([[1.0, 10.0], [3.0, 30.0]])).data, 4).tolist()
+    [[-1.0, -1.0], [1.0, 1.0]]
+    """
+
+    _ranks = (2, 3, 4, 5)
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True,
+                 process_group: Any = None, *, dtype: Any = None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype=dtype)
+        self.process_group = process_group
+
+    def _communicator(self) -> Any:
+        return (ag.distributed.get_communicator() if self.process_group is None
+                else self.process_group)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:
+        """``module`` with every BatchNorm1d/2d inside it replaced by a SyncBatchNorm that
+        takes over its parameters, buffers and mode (as torch's; ``module`` itself when it
+        holds none)."""
+        if isinstance(module, _BatchNorm) and not isinstance(module, cls):
+            sync = cls(module.num_features, module.eps, module.momentum, module.affine,
+                       module.track_running_stats, process_group)
+            for registry in ("_parameters", "_buffers"):
+                getattr(sync, registry).update(getattr(module, registry))
+            sync.train(module.training)
+            return sync
+        for name, child in list(module._modules.items()):
+            if child is not None:
+                module._modules[name] = cls.convert_sync_batchnorm(child, process_group)
+        return module
 
 
 class LayerNorm(Module):

@@ -106,6 +106,32 @@ def check_buffers_are_broadcast_and_then_local(comm):
     assert not np.array_equal(means[0], means[1])  # statistics stay local
 
 
+def check_sync_batch_norm_trains_like_one_process_on_the_whole_batch(comm):
+    """SyncBatchNorm under DDP on half-batches = BatchNorm in one process on the whole
+    batch: parameters and running statistics after 5 steps, float64.  Plain BatchNorm
+    under DDP (local statistics) must not match, or the check could not fail."""
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(8, 5)), rng.normal(size=(8, 3))
+    half = slice(4 * comm.rank, 4 * comm.rank + 4)
+
+    def net(norm):
+        ag.manual_seed(11)
+        return nn.Sequential(nn.Linear(5, 7), norm(7), nn.Tanh(), nn.Linear(7, 3)).double()
+
+    reference = net(nn.BatchNorm1d)
+    train(reference, optim.SGD(reference.parameters(), lr=0.1, momentum=0.9), x, y)
+    results = {}
+    for name, norm in (("sync", lambda n: nn.SyncBatchNorm(n, process_group=comm)),
+                       ("local", nn.BatchNorm1d)):
+        ddp = nn.DistributedDataParallel(net(norm), comm)
+        train(ddp, optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9), x[half], y[half])
+        results[name] = max(np.max(np.abs(p.data - q.data)) for p, q in zip(
+            (*ddp.module.parameters(), *ddp.module.buffers()),
+            (*reference.parameters(), *reference.buffers()), strict=True))
+    assert results["sync"] <= 1e-12, f"rank {comm.rank}: differs by {results['sync']:.3g}"
+    assert results["local"] > 1e-6, f"rank {comm.rank}: local statistics matched too"
+
+
 def check_mismatched_models_are_refused(comm):
     width = 7 if comm.rank == 0 else 8
     try:
@@ -124,6 +150,7 @@ def main():
                   check_a_compiled_step_replays_the_averaging,
                   check_grad_is_the_mean_of_the_ranks_grads, check_missing_gradients,
                   check_buffers_are_broadcast_and_then_local,
+                  check_sync_batch_norm_trains_like_one_process_on_the_whole_batch,
                   check_mismatched_models_are_refused):
         check(comm)
         comm.barrier()

@@ -16,6 +16,7 @@ import nn
 import optim
 from autograd_core import distributed
 from autograd_core.distributed import SingleProcessCommunicator, find_mpiexec, init
+from autograd_core.testing import check_grads
 from nn.data import DataLoader, DistributedSampler, TensorDataset
 
 HERE = Path(__file__).resolve().parent
@@ -166,6 +167,50 @@ def test_ddp_trains_like_the_module_in_one_process():
 
 
 # ---------------------------------------------------------------- DistributedSampler
+def test_all_reduce_is_differentiable_and_the_identity_in_one_process():
+    x = ag.tensor(np.array([0.5, -1.5]), requires_grad=True)
+    y = distributed.all_reduce(x * x, SingleProcessCommunicator())
+    assert y.tolist() == [0.25, 2.25] and y.op_name == "all_reduce"
+    check_grads(lambda t: distributed.all_reduce(t.sin(), SingleProcessCommunicator()), x,
+                order=2)
+    with pytest.raises(ag.backends.BackendError, match="all_reduce: .* reduce numpy arrays"):
+        distributed.all_reduce(ag.tensor([1.0], device=pytest.importorskip(
+            "array_api_strict")), SingleProcessCommunicator())
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (6, 3, 4), (4, 3, 2, 5)])
+def test_sync_batch_norm_in_one_process_is_batch_norm(shape):
+    x = ag.tensor(np.random.default_rng(0).normal(size=shape), requires_grad=True)
+    plain = (nn.BatchNorm1d if len(shape) < 4 else nn.BatchNorm2d)(3).double()
+    sync = nn.SyncBatchNorm(3, process_group=SingleProcessCommunicator()).double()
+    for bn in (plain, sync):
+        bn.weight.data = np.array([1.5, -0.5, 2.0])
+    outs = [bn(x) for bn in (plain, sync)]
+    np.testing.assert_array_equal(outs[0].numpy(), outs[1].numpy())
+    np.testing.assert_array_equal(plain.running_var.numpy(), sync.running_var.numpy())
+    grads = [ag.grad((o * o).sum(), [x, bn.weight])
+             for o, bn in zip(outs, (plain, sync), strict=True)]
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    sync.eval()
+    np.testing.assert_array_equal(sync(x).numpy(), plain.eval()(x).numpy())
+    check_grads(lambda t: nn.SyncBatchNorm(3, process_group=SingleProcessCommunicator(),
+                                           dtype="float64")(t), x, order=2)
+
+
+def test_convert_sync_batchnorm_takes_over_parameters_buffers_and_mode():
+    inner = nn.BatchNorm1d(4)
+    model = nn.Sequential(nn.Linear(3, 4), inner, nn.Sequential(nn.BatchNorm2d(2)))
+    model.eval()
+    weight, mean = inner.weight, inner.running_mean
+    out = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert out is model and isinstance(model[1], nn.SyncBatchNorm)
+    assert isinstance(model[2][0], nn.SyncBatchNorm) and not model[1].training
+    assert model[1].weight is weight and model[1].running_mean is mean
+    assert isinstance(nn.SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm1d(2)),
+                      nn.SyncBatchNorm)
+
+
 def test_sampler_follows_torch_padding_and_drop_last():
     shards = [list(DistributedSampler(range(10), 3, r, shuffle=False)) for r in range(3)]
     assert shards == [[0, 3, 6, 9], [1, 4, 7, 0], [2, 5, 8, 1]]  # padded with 0, 1

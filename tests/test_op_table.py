@@ -1141,8 +1141,9 @@ def test_setitem_with_a_repeated_index_gives_gradient_only_to_the_value_that_lan
 
 
 # ------------------------------------------------------------------ coverage of the table
-# Moving between array libraries needs a second library: tests/test_backends.py has it.
-OTHER_LIBRARY_OPS = {"to"}
+# Ops whose row needs more than one array library or process: moving between libraries
+# (tests/test_backends.py) and the sum over MPI ranks (tests/test_distributed.py).
+OTHER_LIBRARY_OPS = {"to", "all_reduce"}
 
 
 def test_every_primitive_has_a_row() -> None:
