@@ -196,6 +196,19 @@ def native(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _erf(xp: Any, a: Any) -> Any:
+    """erf, which the standard lacks: torch's own, CuPy's ``cupyx.scipy.special.erf``."""
+    name = library(a)
+    if name == "torch":
+        return importlib.import_module("torch").erf(a)
+    if name == "cupy":
+        return importlib.import_module("cupyx.scipy.special").erf(a)
+    raise BackendError(f"erf: not available for {name} arrays ({_erf.why})")
+
+
+_erf.why = "the array-API standard has no erf; torch's and CuPy's are used"  # type: ignore[attr-defined]
+
+
 def _same_name(name: str) -> Callable[..., Any]:
     """``f(xp, *args, **kw)`` calling the library's function ``name``."""
     return lambda xp, *args, **kw: getattr(xp, name)(*args, **kw)
@@ -491,13 +504,6 @@ def _round(xp: Any, a: Any, decimals: int = 0) -> Any:
     return xp.round(a * scale) / scale
 
 
-def _unsupported(name: str, why: str) -> Callable[..., Any]:
-    def missing(xp: Any, *args: Any) -> Any:
-        raise BackendError(f"{name}: not available for {xp.__name__} arrays ({why})")
-    missing.why = why  # type: ignore[attr-defined]
-    return missing
-
-
 # Primitive name -> forward against the standard, f(xp, *inputs, *ctx).
 FORWARDS: dict[str, Callable[..., Any]] = {
     **{name: _same_name(fn) for name, fn in {
@@ -538,9 +544,10 @@ FORWARDS: dict[str, Callable[..., Any]] = {
     "fold": lambda xp, g, size, stride: fold(g, size, stride),
     "window_max": lambda xp, a, kernel, stride: window_max(a, kernel, stride),
     "window_max_grad": _window_max_grad_fwd,
-    "erf": _unsupported("erf", "the array-API standard has no erf"),
+    "erf": _erf,
     "to": lambda xp, a, target, source: move(a, target),
 }
+# Ops the standard has no function for (a library may still have one: erf's shim).
 UNSUPPORTED = {name: f.why for name, f in FORWARDS.items()  # type: ignore[attr-defined]
                if hasattr(f, "why")}
 

@@ -1100,9 +1100,11 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: An
     >>> tensor([1.0, 2]).dtype, tensor([1, 2]).dtype
     (dtype('float32'), dtype('int64'))
     """
+    if device is None:
+        return Tensor(data, requires_grad=requires_grad, dtype=dtype)
     t = Tensor(data, dtype=dtype)
-    if device is not None:
-        moved = backends.move(t.data, device)
+    moved = backends.move(t.data, device)
+    if moved is not t.data:
         if type(moved) is not np.ndarray:
             _use_array_namespaces()
         t = _leaf(moved)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 import autograd_core as ag
-from autograd_core import OpError, Tensor, get_default_dtype
+from autograd_core import OpError, Tensor, backends, get_default_dtype
 
 from . import init
 from .module import Module, Parameter
@@ -17,7 +17,7 @@ __all__ = ["Embedding", "embedding", "one_hot"]
 
 
 def _indices(x: Any, who: str) -> np.ndarray:
-    idx = np.asarray(x.data if isinstance(x, Tensor) else x)
+    idx = x.numpy() if isinstance(x, Tensor) else np.asarray(x)  # another library's: a copy
     if idx.dtype.kind not in "iu":
         raise OpError(f"{who}: indices must be integers, got dtype {idx.dtype} "
                       f"(shape {idx.shape})")
@@ -79,7 +79,8 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
     # Same value as ``rows`` (the difference is exactly 0), gradient scaled per lookup;
     # the scale by ag.outside, so a compiled step computes it for each batch.
     scale = ag.outside(functools.partial(_lookup_scale, pad, scale_grad_by_freq,
-                                         weight.dtype), idx)
+                                         backends.numpy_dtype(weight.dtype)), idx)
+    scale = scale.to(backends.where_of(weight.data))  # the indices are numpy's (_indices)
     frozen = rows.detach()
     return frozen + (rows - frozen) * scale
 

@@ -623,7 +623,7 @@ def _as_dtype(target: Any, x: Tensor) -> Tensor | np.ndarray:
     float64 target cannot promote a float32 loss."""
     if isinstance(target, Tensor):
         return target.astype(x.dtype)
-    return np.asarray(target, dtype=x.dtype)
+    return np.asarray(target, dtype=backends.numpy_dtype(x.dtype))
 
 
 def nll_loss(input: Tensor, target: Any, weight: Any = None, *,  # noqa: A002
@@ -689,10 +689,11 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any,  # noqa: A002
     _check_reduction(reduction, who)
     x = _tensor(input)
     y = _same_shape(x, target, who)
-    log_weight = 1.0 if pos_weight is None else (np.asarray(_data(pos_weight), x.dtype) - 1) * y + 1
+    dt = backends.numpy_dtype(x.dtype)
+    log_weight = 1.0 if pos_weight is None else (np.asarray(_data(pos_weight), dt) - 1) * y + 1
     loss = x * (1.0 - y) + _softplus(-x) * log_weight
     if weight is not None:
-        loss = loss * np.asarray(_data(weight), dtype=x.dtype)
+        loss = loss * np.asarray(_data(weight), dtype=backends.numpy_dtype(x.dtype))
     return _reduce(loss, reduction)
 
 
@@ -750,7 +751,7 @@ def _check_probabilities(x: np.ndarray) -> None:
 
 
 def _elementwise_weight(weight: Any, x: Tensor, who: str) -> np.ndarray:
-    w = np.asarray(_data(weight), dtype=x.dtype)
+    w = np.asarray(_data(weight), dtype=backends.numpy_dtype(x.dtype))
     try:
         fits = np.broadcast_shapes(w.shape, x.shape) == x.shape
     except ValueError:
@@ -835,7 +836,7 @@ def huber_loss(input: Tensor, target: Any, reduction: str = "mean",  # noqa: A00
         if np.shape(weight) != x.shape:
             raise ValueError(f"{who}: weight shape {np.shape(weight)} differs from input "
                              f"shape {x.shape}")
-        loss = loss * np.asarray(_data(weight), dtype=x.dtype)
+        loss = loss * np.asarray(_data(weight), dtype=backends.numpy_dtype(x.dtype))
     return _reduce(loss, reduction)
 
 

@@ -617,12 +617,13 @@ def _avg_pool(who: str, n: int, input: Any, kernel_size: Any, stride: Any,  # no
         return sums / divisor_override
     # PyTorch's divisor: the window's elements inside the input, or (count_include_pad)
     # inside the zero-padded input -- never the far overhang that ceil mode adds.
-    counts = np.ones((), dtype=x.dtype)
+    dt = backends.numpy_dtype(x.dtype)  # host-side counts, numpy's dtype of x's name
+    counts = np.ones((), dtype=dt)
     for i, (size, o, ki, si, pi) in enumerate(zip(x.shape[2:], outs, k, s, p, strict=True)):
         lo, hi = (-pi, size + pi) if count_include_pad else (0, size)
         start = np.arange(o) * si - pi
         axis = np.clip(np.minimum(start + ki, hi) - np.maximum(start, lo), 1, None)
-        counts = counts * axis.astype(x.dtype).reshape((-1,) + (1,) * (n - 1 - i))
+        counts = counts * axis.astype(dt).reshape((-1,) + (1,) * (n - 1 - i))
     return sums / counts
 
 
@@ -687,7 +688,9 @@ def _max_unpool(who: str, n: int, input: Any, indices: Any, kernel_size: Any,  #
     if index.size and (index.min() < 0 or index.max() >= total):
         raise OpError(f"{who}: indices must lie in [0, {total}) for output size "
                       f"{sizes}, got [{index.min()}, {index.max()}]")
-    out = ag.scatter(ag.zeros(b, c, total, dtype=x.dtype), 2, index.reshape(b, c, -1),
+    zeros = ag.zeros(b, c, total, dtype=backends.numpy_dtype(x.dtype)).to(
+        backends.where_of(x.data))
+    out = ag.scatter(zeros, 2, index.reshape(b, c, -1),
                      x.reshape(b, c, -1))
     return out.reshape(b, c, *sizes)
 
@@ -746,7 +749,8 @@ def _adaptive_avg_axis(x: Tensor, axis: int, out: int) -> Tensor:
     start, end = _adaptive_bounds(size, out)
     j = np.arange(size)[:, None]
     inside = (j >= start) & (j < end)
-    matrix = ag.tensor((inside / (end - start)).astype(x.dtype))
+    matrix = ag.tensor((inside / (end - start)).astype(backends.numpy_dtype(x.dtype)),
+                       device=backends.where_of(x.data))
     if axis == x.ndim - 1:
         return ag.matmul(x, matrix)
     return ag.matmul(x.swapaxes(axis, -1), matrix).swapaxes(axis, -1)
@@ -912,7 +916,8 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,  # no
         head = (slice(None),) * axis
         if mode in _LINEAR_DIMS:
             lo, hi, w = _linear_source(x.shape[axis], out, scale, bool(align_corners))
-            w_hi = ag.tensor(w.astype(x.dtype).reshape((-1,) + (1,) * (n - 1 - i)))
+            w_hi = ag.tensor(w.astype(backends.numpy_dtype(x.dtype)).reshape(
+                (-1,) + (1,) * (n - 1 - i)), device=backends.where_of(x.data))
             x = x[head + (lo,)] * (1 - w_hi) + x[head + (hi,)] * w_hi
         elif out != x.shape[axis]:
             x = x[head + (_nearest_index(x.shape[axis], out, scale, mode == "nearest-exact"),)]
