@@ -196,6 +196,9 @@ def native(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+_NO_ERF = "the array-API standard has no erf; torch's and CuPy's are used"
+
+
 def _erf(xp: Any, a: Any) -> Any:
     """erf, which the standard lacks: torch's own, CuPy's ``cupyx.scipy.special.erf``."""
     name = library(a)
@@ -203,10 +206,10 @@ def _erf(xp: Any, a: Any) -> Any:
         return importlib.import_module("torch").erf(a)
     if name == "cupy":
         return importlib.import_module("cupyx.scipy.special").erf(a)
-    raise BackendError(f"erf: not available for {name} arrays ({_erf.why})")
+    raise BackendError(f"erf: not available for {name} arrays ({_NO_ERF})")
 
 
-_erf.why = "the array-API standard has no erf; torch's and CuPy's are used"  # type: ignore[attr-defined]
+_erf.why = _NO_ERF  # type: ignore[attr-defined]
 
 
 def _same_name(name: str) -> Callable[..., Any]:
