@@ -269,10 +269,28 @@ def add_at(g: Any, index: Any, basic: bool, shape: tuple[int, ...]) -> Any:
 
         cupyx.scatter_add(out, index, g)
         return out
+    outer, inner = _split(xp, index, len(shape))
+    if outer is not None:  # the slices' part first: add into the view they pick
+        _assign(xp, out, outer, add_at(g, inner, False, tuple(out[_full(outer, shape)].shape)))
+        return out
     flat, _ = _flat_positions(xp, index, shape, "getitem backward")
     onehot = xp.astype(xp.arange(math.prod(shape), device=device_of(g))[:, None]
                        == flat[None, :], g.dtype)
     return xp.reshape(onehot @ xp.reshape(g, (-1,)), shape)
+
+
+def _split(xp: Any, index: Any, ndim: int) -> tuple[Any, Any]:
+    """An advanced index with slices that are not full, as (its slices, with full ones for
+    the arrays) then (its arrays, with full slices elsewhere): numpy keeps adjacent index
+    arrays' axes in place, so applying the two in turn picks the same; (None, index) when
+    every slice is full already."""
+    items = _items(xp, index, ndim, "getitem")
+    if all(hasattr(it, "shape") or (isinstance(it, slice) and it == slice(None))
+           for it in items):
+        return None, index
+    outer = tuple(slice(None) if hasattr(it, "shape") else it for it in items)
+    inner = tuple(it if hasattr(it, "shape") else slice(None) for it in items)
+    return outer, inner
 
 
 def _items(xp: Any, index: Any, ndim: int, who: str) -> list[Any]:
@@ -414,6 +432,9 @@ def getitem(xp: Any, a: Any, index: Any, basic: bool) -> Any:
         a, index, _ = _forward_steps(xp, a, index)
     if basic or library(a) in ("cupy", "torch"):  # full numpy-style indexing there
         return a[_full(index, tuple(a.shape)) if basic else index]
+    outer, inner = _split(xp, index, a.ndim)
+    if outer is not None:
+        return getitem(xp, a[_full(outer, tuple(a.shape))], inner, False)
     flat, shape = _flat_positions(xp, index, tuple(a.shape), "getitem")
     return xp.reshape(xp.take(xp.reshape(a, (-1,)), flat), shape)
 

@@ -1134,18 +1134,28 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, shape[:s] + (-1,) + shape[e + 1:])
 
 
-def _normalise_index(index: Any) -> tuple[Any, bool]:
+def _normalise_index(index: Any, like: Any = None) -> tuple[Any, bool]:
     """Tensors, lists and tuples inside an index become arrays; also says whether it is
-    basic indexing."""
+    basic indexing.  Index arrays of another library stay there when they index an array
+    ``like`` of theirs (numpy ones join it later); for a numpy array they become numpy."""
     items = index if isinstance(index, tuple) else (index,)
     out, basic = [], True
     for it in items:
         if isinstance(it, Tensor):
             it = it.data
-            if type(it) is not np.ndarray:  # another library's: indices are numpy here,
-                it = backends.to_numpy(it)  # moved to the indexed array's library after
         elif isinstance(it, (list, tuple)):  # nested sequences index as arrays, as torch
             it = np.asarray(it)
+        if type(it) is not np.ndarray and backends.is_foreign(it):
+            if like is None or type(like) is np.ndarray:
+                it = backends.to_numpy(it)
+            else:
+                xp = backends.check_same("getitem", (like, it))
+                if not xp.isdtype(it.dtype, ("integral", "bool")):
+                    raise IndexError(f"getitem: index arrays must be integer or boolean, "
+                                     f"got {it.dtype}")
+                basic = False
+                out.append(it)
+                continue
         if isinstance(it, np.ndarray):
             if it.dtype.kind not in "biu":
                 raise IndexError(f"getitem: index arrays must be integer or boolean, got "
@@ -1166,7 +1176,7 @@ def _ints_first(index: tuple) -> tuple[tuple, tuple] | None:
         return isinstance(k, (int, np.integer)) and not isinstance(k, bool)
 
     if not (builtins.any(is_int(k) for k in index)
-            and builtins.any(isinstance(k, np.ndarray) for k in index)):
+            and builtins.any(hasattr(k, "shape") for k in index)):
         return None
     ints = tuple(k if is_int(k) or k is None or k is Ellipsis else slice(None) for k in index)
     rest = tuple(slice(None) if k is None else k for k in index if not is_int(k))
@@ -1178,7 +1188,7 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     boolean masks (numpy's, except that ints next to index arrays are basic indices, as
     in torch).  Repeated integer indices accumulate their gradients."""
     x = _t(x)
-    index, basic = _normalise_index(index)
+    index, basic = _normalise_index(index, x.data)
     split = None if basic or not isinstance(index, tuple) else _ints_first(index)
     if split is not None:
         return getitem(getitem(x, split[0]), split[1])
@@ -1197,7 +1207,7 @@ def setitem(x: Tensor, index: Any, value: Any) -> Tensor:
     """
     x = _t(x)
     v = value if isinstance(value, Tensor) else _t(value, x)
-    index, basic = _normalise_index(index)
+    index, basic = _normalise_index(index, x.data)
     try:
         data = _fwd(P.SETITEM, x.data, v.data, index, basic)
     except (IndexError, ValueError) as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,12 @@ __all__ = ["Embedding", "embedding", "one_hot"]
 
 
 def _indices(x: Any, who: str) -> np.ndarray:
-    idx = x.numpy() if isinstance(x, Tensor) else np.asarray(x)  # another library's: a copy
+    idx = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if backends.is_foreign(idx):  # another library's indices stay on their device
+        if not backends.namespace(idx).isdtype(idx.dtype, "integral"):
+            raise OpError(f"{who}: indices must be integers, got dtype {idx.dtype} "
+                          f"(shape {tuple(idx.shape)})")
+        return idx
     if idx.dtype.kind not in "iu":
         raise OpError(f"{who}: indices must be integers, got dtype {idx.dtype} "
                       f"(shape {idx.shape})")
@@ -37,6 +43,9 @@ def _padding_index(padding_idx: int | None, num_embeddings: int, who: str) -> in
 def _renorm_(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) -> None:
     """PyTorch's ``embedding_renorm_``: rows looked up whose norm exceeds ``max_norm`` are
     rescaled in place to norm ``max_norm`` (the 1e-7 is PyTorch's)."""
+    if backends.is_foreign(weight.data):
+        raise backends.BackendError(f"embedding: max_norm renormalises rows in place with "
+                                    f"numpy; not for {backends.describe(weight.data)}")
     rows = np.unique(idx)
     norms = np.linalg.norm(weight.data[rows], ord=norm_type, axis=1)
     over = norms > max_norm
@@ -67,8 +76,10 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
                       f"shape {weight.shape}")
     idx = _indices(input, who)
     n = weight.shape[0]
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        bad = idx[(idx < 0) | (idx >= n)].flat[0]
+    xp = backends.namespace(idx)
+    if math.prod(idx.shape) and (int(xp.min(idx)) < 0 or int(xp.max(idx)) >= n):
+        host = backends.to_numpy(idx)
+        bad = host[(host < 0) | (host >= n)].flat[0]
         raise IndexError(f"{who}: index {bad} out of range for weight of shape {weight.shape}")
     pad = _padding_index(padding_idx, n, who)
     if max_norm is not None:

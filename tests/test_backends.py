@@ -331,3 +331,16 @@ def test_more_layers_run_on_strict_as_on_numpy(name: str) -> None:
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     with pytest.raises(backends.BackendError, match="erf"):
         nn.GELU()(ag.tensor([0.5], device=xp))  # exact GELU needs erf
+
+
+def test_index_tensors_stay_on_their_device_and_mixed_ones_are_refused() -> None:
+    x = ag.tensor(np.arange(12.0).reshape(4, 3), requires_grad=True, device=DEVICES[1])
+    idx = ag.tensor(np.array([3, 0, 3]), device=DEVICES[1])
+    picked = x[idx, 1:]
+    assert_on(picked, DEVICES[1], "x[idx]")
+    picked.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy()[:, 1:], [[1, 1], [0, 0], [0, 0], [2, 2]])
+    with pytest.raises(ag.DeviceError, match="getitem: cannot combine"):
+        x[ag.tensor(np.array([0]), device=DEVICES[0])]
+    on_numpy = ag.tensor(np.arange(4.0))[ag.tensor(np.array([2, 1]), device=DEVICES[1])]
+    assert type(on_numpy.data) is np.ndarray and on_numpy.tolist() == [2.0, 1.0]
