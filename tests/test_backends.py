@@ -1,12 +1,14 @@
-"""Array-API backends: every op-table row on array-api-strict arrays, against the numpy path.
+"""Other array libraries: every op-table row on array-api-strict (and torch) arrays.
 
 The numpy path is itself checked against float64 central differences (test_op_table.py);
-here the same draws run on array-api-strict tensors, whose forward values, first and second
-order gradients must match the numpy ones, and whose results must stay strict arrays on
-the inputs' device (the library's second device included: a silent copy to numpy or to the
-default device fails).  Ops the standard cannot express must raise ``BackendError``.
+here the same draws run on array-api-strict tensors, on both of its devices, and on torch
+CPU tensors where torch is installed.  Forward values and first and second order gradients
+must match numpy's, ``check_grads`` must pass on the other library's arrays, and results
+must stay in the inputs' library and on their device (a silent copy to numpy or to the
+default device fails).  Ops the standard cannot express must raise ``BackendError``.  Then
+nn and optim: training runs that must match numpy's, moving and mixing rules, and CuPy
+where a GPU is there.
 """
-
 from __future__ import annotations
 
 from pathlib import Path
