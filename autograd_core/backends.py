@@ -485,11 +485,6 @@ def window_max_grad(g: Any, a: Any, top: Any, kernel: tuple[int, int],
     return grad
 
 
-def _window_max_grad_fwd(xp: Any, g: Any, a: Any, top: Any, kernel: Any, stride: Any) -> Any:
-    a, top = _index(xp, g, (a, top))  # constants: numpy ones move to g's library
-    return window_max_grad(g, a, top, kernel, stride)
-
-
 def _index(xp: Any, x: Any, index: Any) -> Any:
     """An index with its numpy arrays moved to ``x``'s library and device."""
     def one(i: Any) -> Any:
@@ -567,7 +562,9 @@ FORWARDS: dict[str, Callable[..., Any]] = {
     "windows": lambda xp, a, kernel, stride: windows(a, kernel, stride),
     "fold": lambda xp, g, size, stride: fold(g, size, stride),
     "window_max": lambda xp, a, kernel, stride: window_max(a, kernel, stride),
-    "window_max_grad": _window_max_grad_fwd,
+    # a and top were moved to g's library by ops._window_max_grad (the rule reads them too)
+    "window_max_grad": lambda xp, g, a, top, kernel, stride: window_max_grad(
+        g, a, top, kernel, stride),
     "erf": _erf,
     "to": lambda xp, a, target, source: move(a, target),
 }

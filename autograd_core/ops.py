@@ -702,10 +702,6 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
         cond = cond if cond.dtype == xp.bool else xp.astype(cond, xp.bool)
     elif cond.dtype != np.bool_:
         cond = cond.astype(bool)
-    for t in (x, y):
-        if isinstance(t, Tensor) and type(t.data) is not np.ndarray and type(cond) is np.ndarray:
-            cond = _namespace(t.data).asarray(cond, device=backends.device_of(t.data))
-            break
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else None
     if like is None:
         if type(cond) is np.ndarray:
@@ -947,10 +943,8 @@ def _triangle(x: Tensor, diagonal: int, lower: bool, who: str) -> Tensor:
     if x.ndim < 2:
         raise OpError(f"{who}: needs a tensor of at least 2 dimensions, got shape {x.shape}")
     keep = (np.tril if lower else np.triu)(np.ones(x.shape[-2:], dtype=bool), diagonal)
-    if type(x.data) is not np.ndarray:  # another library: its zero of x's dtype
-        xp = _namespace(x.data)
-        return where(keep, x, xp.zeros((), dtype=x.dtype, device=x.device))
-    return where(keep, x, np.zeros((), x.dtype))  # a zero of x's dtype: bool stays bool
+    # a zero of x's dtype (numpy's of its name; it joins x's library): bool stays bool
+    return where(keep, x, np.zeros((), backends.numpy_dtype(x.dtype)))
 
 
 def tril(x: Tensor, diagonal: int = 0) -> Tensor:
