@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from . import buffers
 from .primitives import (
     COSH,
     SINH,
@@ -77,13 +78,13 @@ NUMPY_NS = SimpleNamespace(
     cumsum=np.cumsum,
     where=np.where, eq=np.equal, within=_within, sum=_np_sum, prod=_np_prod,
     expand=np.broadcast_to, reshape=np.reshape, transpose=np.transpose,
-    expand_dims=np.expand_dims, matmul=np.matmul, mT=lambda x: np.swapaxes(x, -1, -2),
+    expand_dims=np.expand_dims, matmul=buffers.matmul, mT=lambda x: np.swapaxes(x, -1, -2),
     getitem=lambda x, index: x[index], add_at=add_at_np,
     windows=windows_np, fold=fold_np, window_max_grad=window_max_grad_np,
     cast=lambda x, dtype: np.asarray(x).astype(dtype, copy=False),
     unbroadcast=_unbroadcast,
     # g where a boolean mask holds, else 0: a product (numpy's where is ~10x slower)
-    mask=operator.mul,
+    mask=buffers.mask,
 )
 
 

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from . import buffers
 from .engine import OUT, Node, Op
 
 
@@ -223,7 +224,7 @@ def _sqrt_vjp(ns: Any, g: Any, out: Any, ctx: Any, a: Any) -> Any:
 
 SQRT = defop("sqrt", np.sqrt, _ssqrt, _sqrt_vjp, reads=((OUT,),),
              domain={0: "positive"}, kinks={0: (0.0,)}, elementwise=True)
-RELU = defop("relu", lambda a: np.maximum(a, 0), lambda a: a if a > 0 else 0.0,
+RELU = defop("relu", lambda a: np.maximum(a, 0, out=buffers.like(a)), lambda a: a if a > 0 else 0.0,
              lambda ns, g, out, ctx, a: ns.mask(g, out > 0), reads=((OUT,),),
              kinks={0: (0.0,)},
              elementwise=True)
@@ -440,7 +441,7 @@ PROD = defop("prod", lambda a, axis, keepdims: np.prod(a, axis, keepdims=keepdim
 
 
 # --------------------------------------------------------------------------- shapes
-RESHAPE = defop("reshape", lambda a, shape: np.reshape(a, shape), None,
+RESHAPE = defop("reshape", buffers.reshape, None,
                 lambda ns, g, out, ctx, a: ns.reshape(g, a.shape))
 TRANSPOSE = defop("transpose", lambda a, axes: np.transpose(a, axes), None,
                   lambda ns, g, out, ctx, a: ns.transpose(
@@ -459,7 +460,7 @@ EXPAND = defop("expand", lambda a, shape: np.broadcast_to(a, shape), None,
                lambda ns, g, out, ctx, a: g)
 def add_at_np(g: Any, index: Any, basic: bool, shape: tuple[int, ...]) -> np.ndarray:
     """Adjoint of indexing: a zero array of ``shape`` with ``g`` added at ``index``."""
-    out = np.zeros(shape, dtype=np.result_type(g))
+    out = buffers.zeros(shape, np.result_type(g))
     if basic:  # basic indices never repeat an element: plain assignment is exact
         out[index] = g
     else:  # advanced indices may repeat an element: accumulate
@@ -510,7 +511,17 @@ def _setitem_vjp_v(ns: Any, g: Any, out: Any, ctx: Any, a: Any, v: Any) -> Any:
 # ctx = (index, is_basic); the value v is broadcast into a[index] (x[index] = v).
 SETITEM = defop("setitem", setitem_np, None, _setitem_vjp_a, _setitem_vjp_v)
 # ctx = (((before, after), ...) per axis, fill value); adjoint: slice the border off again.
-PAD = defop("pad", lambda a, widths, value: np.pad(a, widths, constant_values=value), None,
+def pad_np(a: np.ndarray, widths: tuple[tuple[int, int], ...], value: Any) -> np.ndarray:
+    """``a`` with ``widths`` (before, after) of ``value`` around each axis, as ``np.pad``'s
+    constant mode (the same casts), into a buffer."""
+    out = buffers.empty(tuple(n + lo + hi for n, (lo, hi) in zip(a.shape, widths, strict=True)),
+                        a.dtype)
+    out.fill(value)
+    out[tuple(slice(lo, lo + n) for n, (lo, _) in zip(a.shape, widths, strict=True))] = a
+    return out
+
+
+PAD = defop("pad", pad_np, None,
             lambda ns, g, out, ctx, a: ns.getitem(
                 g, tuple(slice(lo, g.shape[i] - hi) for i, (lo, hi) in enumerate(ctx[0]))))
 
@@ -549,7 +560,7 @@ def _matmul_vjp_b(ns: Any, g: Any, out: Any, ctx: Any, a: Any, b: Any) -> Any:
 
 
 # Each rule also reads its own input, for its layout (``_column_major``).
-MATMUL = defop("matmul", np.matmul, None, _matmul_vjp_a, _matmul_vjp_b,
+MATMUL = defop("matmul", buffers.matmul, None, _matmul_vjp_a, _matmul_vjp_b,
                reads=((0, 1), (0, 1)))
 
 
@@ -564,7 +575,7 @@ def add_into(product: Any, c: np.ndarray) -> Any:
 
 def addmm_np(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``c + a @ b`` (``ops.addmm`` checks that ``c`` fits the product first)."""
-    return add_into(np.matmul(a, b), c)
+    return add_into(buffers.matmul(a, b), c)
 
 
 # The product's rules, with the inputs shifted by one (g has the product's shape, as c
@@ -621,7 +632,7 @@ def fold_np(g: np.ndarray, size: tuple[int, int], stride: tuple[int, int]) -> np
     """Adjoint of ``windows_np`` (col2im): add each window back; one loop per kernel offset."""
     oh, ow, kh, kw = g.shape[-4:]
     sh, sw = stride
-    out = np.zeros(g.shape[:-4] + tuple(size), dtype=g.dtype)
+    out = buffers.zeros(g.shape[:-4] + tuple(size), g.dtype)
     for i in range(kh):
         for j in range(kw):
             out[..., i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += g[..., i, j]
@@ -644,7 +655,7 @@ def window_max_np(a: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int
     the two tiny trailing axes of the window view is many times slower, and stacking the
     grids first copies the input."""
     first, *rest = window_offsets(a.shape, kernel, stride)
-    out = a[first].copy()
+    out = buffers.copy(a[first])
     for index in rest:
         np.maximum(out, a[index], out=out)
     return out
@@ -660,7 +671,7 @@ def window_ties(a: np.ndarray, top: np.ndarray, kernel: tuple[int, int],
         ties = [xp.astype(a[index] == top, dtype) for index in offsets]
         return offsets, ties, sum(ties[1:], ties[0])
     ties = [a[index] == top for index in offsets]
-    count = np.zeros(top.shape, dtype)
+    count = buffers.zeros(top.shape, dtype)
     for tie in ties:
         count += tie
     return offsets, ties, count
@@ -673,15 +684,15 @@ def window_max_grad_np(g: np.ndarray, a: np.ndarray, top: np.ndarray, kernel: tu
     the window layout.  A window whose max is NaN gets NaN gradients, as with ``max``."""
     offsets, ties, count = window_ties(a, top, kernel, stride, g.dtype)
     with np.errstate(divide="ignore", invalid="ignore"):  # count 0: a NaN window
-        share = g / count
+        share = np.divide(g, count, out=buffers.like(g) if g.dtype == count.dtype else None)
         (kh, kw), (sh, sw) = kernel, stride
         if (sh, sw) == (kh, kw) and (a.shape[-2] - kh) % sh == 0 and (a.shape[-1] - kw) % sw == 0:
             # The windows tile the input: each offset grid is written once, nothing left over.
-            grad = np.empty(a.shape, share.dtype)
+            grad = buffers.empty(a.shape, share.dtype)
             for index, tie in zip(offsets, ties, strict=True):
                 np.multiply(share, tie, out=grad[index])
             return grad
-        grad = np.zeros(a.shape, share.dtype)  # overlaps accumulate; gaps stay zero
+        grad = buffers.zeros(a.shape, share.dtype)  # overlaps accumulate; gaps stay zero
         for index, tie in zip(offsets, ties, strict=True):
             grad[index] += share * tie
         return grad

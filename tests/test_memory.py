@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import autograd_core as ag
-from autograd_core import Scalar
+from autograd_core import Scalar, buffers
 
 
 def training_step(W, b, x, y):
@@ -149,19 +149,35 @@ def test_forward_of_a_relu_mlp_keeps_only_what_backward_reads():
     model.double()
     x = ag.tensor(rng.standard_normal((batch, width)))
     act = batch * width * 8  # bytes of one activation
-    gc.collect()
-    tracemalloc.start()
+
+    def traced_forward() -> tuple[int, int]:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            out = model(x)
+            held, peak = (m - base for m in tracemalloc.get_traced_memory())
+        finally:
+            tracemalloc.stop()
+        out.sum().backward()
+        assert all(p.grad is not None for p in model.parameters())
+        return held, peak
+
+    # What the graph holds, without buffers.py's cache (which keeps freed arrays to reuse).
+    limit = buffers.limit()
+    buffers.set_limit(0)
     try:
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        out = model(x)
-        held, peak = (m - base for m in tracemalloc.get_traced_memory())
+        held, peak = traced_forward()
     finally:
-        tracemalloc.stop()
+        buffers.set_limit(limit)
     # Saved: the 9 hidden activations and the output (the input x was allocated before);
     # everything else is small (nodes, shapes).  Peak: one product more, while its ReLU runs.
     assert held < (layers + 0.5) * act, (held / act, "activations held after the forward")
     assert peak < (layers + 1.5) * act, (peak / act, "activations at the peak")
     assert held > (layers - 0.5) * act  # the saved ones are really there
-    out.sum().backward()
-    assert all(p.grad is not None for p in model.parameters())
+    # With the cache, the products share one buffer: the same, plus that one.
+    buffers.empty_cache()
+    held, peak = traced_forward()
+    assert (layers - 0.5) * act < held < (layers + 1.5) * act, held / act
+    assert peak < (layers + 1.5) * act, peak / act
