@@ -56,19 +56,19 @@ def main(argv: list[str] | None = None) -> int:
                     ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
     cases = [tuple(c.split(":")) for c in args.cases.split(",")]
     trees = {"this": HERE, "other": args.other.resolve()}
-    steps: dict[tuple[str, str], list[float]] = {}
+    steps: dict[tuple[str, str, str], list[float]] = {}  # (workload, system, checkout)
     with tempfile.TemporaryDirectory() as tmp:
         for workload, system in cases:
             data = f"{tmp}/{workload}.npz"
             np.savez(data, **WORKLOADS[workload].make_data(np.random.default_rng(SEED)))
             for r in range(args.rounds):
                 for name in (("this", "other") if r % 2 else ("other", "this")):
-                    steps.setdefault((workload, name), []).extend(
+                    steps.setdefault((workload, system, name), []).extend(
                         timed_steps(trees[name], workload, system, data, env))
     print("| case | this median ms | other median ms | ratio | ratio of fastest steps |\n"
           "|---|---|---|---|---|")
     for workload, system in cases:
-        mine, theirs = steps[workload, "this"], steps[workload, "other"]
+        mine, theirs = steps[workload, system, "this"], steps[workload, system, "other"]
         print(f"| {workload} {system} | {statistics.median(mine) * 1e3:.3f} | "
               f"{statistics.median(theirs) * 1e3:.3f} | "
               f"{statistics.median(mine) / statistics.median(theirs):.3f}× | "
