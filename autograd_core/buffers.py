@@ -43,23 +43,22 @@ _CACHE = _Cache()
 _LIMIT = [256 << 20]
 
 
-def _unreferenced_count() -> int:
-    """What ``getrefcount`` reports, inside ``_take``'s loop, for a buffer only the cache
-    holds (measured, not assumed: interpreters differ in what the call itself adds)."""
-    return _take([np.empty(0)])[1]
-
-
-def _take(bufs: list[np.ndarray]) -> tuple[np.ndarray | None, int]:
-    count = 0
+def _count_in_loop(bufs: list[np.ndarray]) -> int:
     for b in bufs:
-        count = _refcount(b)
-        if count == _FREE:
-            return b, count
-    return None, count
+        return _refcount(b)
+    return 0
 
 
-_FREE = -1
-_FREE = _unreferenced_count()
+# What getrefcount reports, inside a loop over a cache list, for a buffer that only the list
+# holds: measured rather than assumed, as interpreters differ in what the call adds.
+_FREE = _count_in_loop([np.empty(0)])
+
+
+def _take(bufs: list[np.ndarray]) -> np.ndarray | None:
+    for b in bufs:
+        if _refcount(b) == _FREE:
+            return b
+    return None
 
 
 def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -73,22 +72,18 @@ def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         return np.empty(shape, dtype)
     cache = _CACHE
     key = (tuple(shape), dtype)
-    bufs = cache.buffers.pop(key, None)  # re-inserted below: most recently used last
-    if bufs is None:
-        bufs = []
-    else:
-        found = _take(bufs)[0]
-        cache.buffers[key] = bufs
+    bufs = cache.buffers.pop(key, None)
+    if bufs is not None:
+        cache.buffers[key] = bufs  # re-inserted: most recently used last
+        found = _take(bufs)
         if found is not None:
             return found
     out = np.empty(shape, dtype)
     if cache.held + nbytes > _LIMIT[0]:
         _evict(cache, cache.held + nbytes - _LIMIT[0])
     if cache.held + nbytes <= _LIMIT[0]:
-        bufs.append(out)
+        cache.buffers.setdefault(key, []).append(out)
         cache.held += nbytes
-    if bufs:
-        cache.buffers[key] = bufs
     return out
 
 
@@ -96,9 +91,8 @@ def _evict(cache: _Cache, need: int) -> None:
     """Drop unreferenced buffers, least recently used shapes first, until ``need`` bytes
     are freed or none is left to drop."""
     for key in list(cache.buffers):
-        bufs = cache.buffers[key]
         keep = []
-        for b in bufs:
+        for b in cache.buffers[key]:
             if need > 0 and _refcount(b) == _FREE:
                 need -= b.nbytes
                 cache.held -= b.nbytes

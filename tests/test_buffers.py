@@ -158,9 +158,10 @@ def test_helpers_match_numpy():
 
 
 W5_FAULTS = """
-import resource, numpy as np, autograd_core as ag, nn, optim
+import resource, sys
+import numpy as np, autograd_core as ag, nn, optim
 from autograd_core import buffers
-buffers.set_limit(int(__import__("sys").argv[1]))
+buffers.set_limit(int(sys.argv[1]))
 model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                       nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                       nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
