@@ -118,7 +118,8 @@ def _pad_constant(x: Tensor, per_axis: dict[int, tuple[int, int]], value: float)
     crop = [slice(None)] * x.ndim
     widths = [(0, 0)] * x.ndim
     for axis, (before, after) in per_axis.items():
-        crop[axis] = slice(max(-before, 0), x.shape[axis] - max(-after, 0))
+        if before < 0 or after < 0:  # an untouched axis keeps slice(None): no getitem at all
+            crop[axis] = slice(max(-before, 0), x.shape[axis] - max(-after, 0))
         widths[axis] = (max(before, 0), max(after, 0))
     if any(s != slice(None) for s in crop):
         x = x[tuple(crop)]

@@ -440,3 +440,17 @@ GRADCHECK = {
 def test_gradients_first_and_second_order_match_finite_differences(name):
     f, shapes = GRADCHECK[name]
     check_grads(f, *(leaf(*s) for s in shapes), order=2)
+
+
+def test_pooling_and_padding_record_no_crop_they_do_not_need():
+    """A max-pool whose windows tile the input, and a pad with no negative width, record
+    their op right on the input: a no-op crop would be a getitem whose backward writes a
+    zero array of the whole input (W5's pooling paid two such copies a step)."""
+    x = ag.randn(2, 3, 8, 8, requires_grad=True)
+    pooled = F.max_pool2d(x, 2)
+    assert pooled.grad_fn.op_name == "window_max" and pooled.grad_fn._parents == (x,)
+    padded = F.pad(x, (1, 1, 2, 0))
+    assert padded.grad_fn.op_name == "pad" and padded.grad_fn._parents == (x,)
+    cropped = F.pad(x, (-1, 1))
+    assert cropped.shape == (2, 3, 8, 8) and cropped.grad_fn.op_name == "pad"
+    assert cropped.grad_fn._parents[0].op_name == "getitem"
