@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_BYTES", "empty", "empty_cache", "limit", "reserved", "set_limit"]
+__all__ = ["MIN_BYTES", "copy", "empty", "empty_cache", "like", "limit", "mask", "matmul",
+           "reserved", "reshape", "set_limit", "zeros"]
 
 MIN_BYTES = 64 << 10
 _refcount = sys.getrefcount

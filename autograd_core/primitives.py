@@ -684,7 +684,7 @@ def window_max_grad_np(g: np.ndarray, a: np.ndarray, top: np.ndarray, kernel: tu
     the window layout.  A window whose max is NaN gets NaN gradients, as with ``max``."""
     offsets, ties, count = window_ties(a, top, kernel, stride, g.dtype)
     with np.errstate(divide="ignore", invalid="ignore"):  # count 0: a NaN window
-        share = np.divide(g, count, out=buffers.like(g) if g.dtype == count.dtype else None)
+        share = np.divide(g, count, out=buffers.like(g))  # count has g's dtype
         (kh, kw), (sh, sw) = kernel, stride
         if (sh, sw) == (kh, kw) and (a.shape[-2] - kh) % sh == 0 and (a.shape[-1] - kw) % sw == 0:
             # The windows tile the input: each offset grid is written once, nothing left over.
