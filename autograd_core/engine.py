@@ -52,6 +52,10 @@ class _State(threading.local):
     # (``_SEQ``), so "modified after the node was recorded" is one comparison with the
     # node's own ``_seq`` and costs nothing until an in-place op runs.
     inplace_writes = 0
+    # How many threads have ``annotate`` on (shared, like ``inplace_writes``): while none
+    # has, a recorded op tests this class attribute instead of the thread-local flag, which
+    # costs three times as much to read.
+    annotating = 0
 
     def __init__(self) -> None:  # run once in each thread, on its first use
         self.grad_enabled = True
@@ -62,7 +66,8 @@ class _State(threading.local):
         # gradients are checked.  Handed in, so the engine never imports the layer above.
         self._anomaly: Any = None
         self.anomaly_check_forward = False
-        # scope or anomaly: the one flag every recorded op tests (see _annotate).
+        # scope or anomaly: the one flag every recorded op tests (see _annotate), set
+        # through _set_annotate only.
         self.annotate = False
         # While ag.compile records a call: its ``tracing.Tracer``, told of what the graph
         # alone does not show (backward calls, computations outside the graph); else None.
@@ -78,7 +83,7 @@ class _State(threading.local):
     @scope.setter
     def scope(self, value: tuple[str, ...]) -> None:
         self._scope = value
-        self.annotate = bool(value) or self._anomaly is not None
+        self._set_annotate(bool(value) or self._anomaly is not None)
 
     @property
     def anomaly(self) -> Any:
@@ -87,7 +92,16 @@ class _State(threading.local):
     @anomaly.setter
     def anomaly(self, checks: Any) -> None:
         self._anomaly = checks
-        self.annotate = bool(self._scope) or checks is not None
+        self._set_annotate(bool(self._scope) or checks is not None)
+
+    def _set_annotate(self, on: bool) -> None:
+        if on != self.annotate:
+            with _ANNOTATING_LOCK:
+                _State.annotating += 1 if on else -1
+            self.annotate = on
+
+
+_ANNOTATING_LOCK = threading.Lock()
 
 
 STATE = _State()
@@ -219,6 +233,8 @@ class Node:
     _op: Op | None
     _parents: tuple[Node, ...]
 
+    _values_in_parents = False  # see Recorded
+
     # Rarely set, so they live in the (lazily created) instance dict, not in every node.
     _retains_grad: Any = False
     _meta: dict | None = None
@@ -280,14 +296,13 @@ class Recorded(Node):
     output's: no broadcasting or promotion happened, and backward skips ``unbroadcast``.
     It is set from ``Op.elementwise``, or by the forward that knows.
 
-    ``_saved is _parents`` means the rules read no input (they get the parent nodes), except
-    on a class that sets ``_values_in_parents``: a Scalar holds its own float, so it saves
-    its parents tuple itself (one tuple per op, not two: a Scalar graph is many small
-    objects, and each one more is work for Python's cyclic collector during the forward).
+    ``_saved is _parents`` means the rules read no input (they get the parent nodes).  A
+    class that sets ``_values_in_parents`` (`Scalar`) holds its own value and keeps its
+    parents in the slots ``_a`` and ``_b``: its rules read its parents' values and its own,
+    saved until ``_out`` is None (see `Scalar`).
     """
 
     __slots__ = ("_ctx", "_fits", "_op", "_out", "_parents", "_saved", "_seq")
-    _values_in_parents = False
 
     _op: Op | None
     _saved: tuple[Any, ...] | None
@@ -334,23 +349,6 @@ def const(data: Any) -> Const:
     c = _new(Const)
     c.data = data
     return c
-
-
-def _record(out: Recorded, op: Op, parents: tuple, ctx: Any = None) -> Recorded:
-    """Fill in a freshly made node that holds its own value (a Scalar: ``_values_in_parents``)
-    as ``op`` of ``parents``; grad mode is checked by the caller.  It saves its parents and
-    its output, whose floats its rules read.  ``tensor._made_by`` is the Tensor version."""
-    out.requires_grad = True
-    out._op = op
-    out._parents = parents
-    out._saved = parents
-    out._out = out.data  # type: ignore[attr-defined]
-    out._ctx = ctx
-    out._fits = op.elementwise
-    out._seq = next_seq()
-    if STATE.annotate:
-        _annotate(out, out._out)
-    return out
 
 
 def _annotate(out: Node, value: Any) -> None:
@@ -479,8 +477,13 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     prev_callbacks = STATE.callbacks
     callbacks: list[Callable[[], Any]] = []
     STATE.callbacks = callbacks
-    # Scalars and Tensors never share a graph, so one namespace serves the whole run.
+    # Scalars and Tensors never share a graph, so one namespace serves the whole run, and
+    # every recorded node is of one kind: a Scalar (its own value, its parents in slots) or
+    # a Tensor's node.
     ns = roots[0]._graph_ns if create_graph else roots[0]._plain_ns
+    own_value = roots[0]._values_in_parents  # type: ignore[attr-defined]
+    parents: tuple[Any, ...]
+    saved: tuple[Any, ...] | None
     unbroadcast = ns.unbroadcast
     # Without retain_graph a node drops its saved values once it has run, so each value is
     # freed during backward as soon as no later rule can read it, and its memory is reused
@@ -506,17 +509,23 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                 if targets is None:
                     node._accumulate(g, create_graph, _fresh(g, handed_out))
                 continue
-            saved = node._saved  # type: ignore[attr-defined]
-            if saved is None:
-                raise _released_error(node)
-            parents = node._parents
+            if own_value:  # a Scalar: its parents in two slots, saved until released
+                if node._out is None:  # type: ignore[attr-defined]
+                    raise _released_error(node)
+                a, b = node._a, node._b  # type: ignore[attr-defined]
+                parents = saved = (a,) if b is None else (a, b)
+            else:
+                saved = node._saved  # type: ignore[attr-defined]
+                if saved is None:
+                    raise _released_error(node)
+                parents = node._parents
             n = len(parents)
             if create_graph:  # rules see nodes (constants as their raw values)
                 out = node._graph_out() if node._out is not None else None  # type: ignore[attr-defined]
                 args = tuple([s.data if type(s) is Const else s for s in saved])
             else:
                 out = node._out  # type: ignore[attr-defined]
-                if saved is parents and not node._values_in_parents:  # type: ignore[attr-defined]
+                if saved is parents and not own_value:
                     args = saved  # no rule that runs reads an input: the nodes will do
                 else:
                     args = ((saved[0].data, saved[1].data) if n == 2 else
@@ -549,7 +558,8 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                 else:
                     p._pending = prev + pg
             if not retain_graph:
-                node._saved = None  # type: ignore[attr-defined]
+                if not own_value:
+                    node._saved = None  # type: ignore[attr-defined]
                 node._out = None  # type: ignore[attr-defined]
                 if op.ctx_saves:
                     node._ctx = None  # type: ignore[attr-defined]

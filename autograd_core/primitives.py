@@ -211,7 +211,9 @@ TANH = defop("tanh", np.tanh, math.tanh,
              lambda ns, g, out, ctx, a: g - g * out * out, reads=((OUT,),),
              elementwise=True)
 SIGMOID = defop("sigmoid", _np_sigmoid, _ssigmoid,
-                lambda ns, g, out, ctx, a: g * out * (1 - out), reads=((OUT,),),
+                # out - out*out, not out*(1 - out), for tanh's reason above; as accurate:
+                # 1 - out carries out's own rounding error either way.
+                lambda ns, g, out, ctx, a: g * (out - out * out), reads=((OUT,),),
                 elementwise=True)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import engine
 from . import primitives as P
-from .engine import STATE, Node, Op, Recorded, _record, const
+from .engine import STATE, Const, Node, Op, Recorded, _annotate, _State, next_seq
 from .namespaces import FLOAT_NS
 
 __all__ = ["Scalar"]
@@ -17,22 +17,60 @@ _new = object.__new__
 
 
 def _snew(value: float) -> Scalar:
+    """A leaf Scalar that does not require grad (no checks: a hot path)."""
     s = _new(Scalar)
     s.data = value
     s.grad = 0.0
     s.requires_grad = False
     s._op = None
-    s._parents = ()
+    s._a = None
     s._pending = None
-    s._hooks = None
     return s
+
+
+def _record(op: Op, value: float, a: Node, b: Node | None = None, ctx: Any = None
+            ) -> Scalar:
+    """A Scalar of ``value`` recorded as ``op`` of ``a`` (and ``b``); grad mode is checked
+    by the caller.  Every field is set once: this is the hot path of every Scalar op."""
+    s = _new(Scalar)
+    s.data = value
+    s.grad = 0.0
+    s.requires_grad = True
+    s._op = op
+    s._a = a
+    s._b = b
+    s._out = value
+    s._pending = None
+    s._seq = next_seq()
+    if ctx is not None:
+        s._ctx = ctx  # rare (clip): lands in the instance dict, see Scalar
+    if _State.annotating and STATE.annotate:
+        _annotate(s, value)
+    return s
+
+
+# The constants of repeated numbers, shared: a Const is immutable and never requires grad,
+# so one object can stand in any number of graphs; every one fewer is one object fewer for
+# Python's cyclic collector to scan while a graph is alive (see Scalar).  Zero (-0.0 ==
+# 0.0) and NaN are not cached, and the cache stops growing at 1,024 entries.
+_CONSTS: dict[float, Const] = {}
+
+
+def _constant(x: float) -> Const:
+    c = _CONSTS.get(x)
+    if c is None:
+        c = _new(Const)
+        c.data = x
+        if x and x == x and len(_CONSTS) < 1024:
+            _CONSTS[x] = c
+    return c
 
 
 def _operand(x: Any, op: Op) -> Node:
     if isinstance(x, Scalar):
         return x
     if isinstance(x, (int, float)):
-        return const(float(x))
+        return _constant(float(x))
     raise TypeError(f"{op.name}: cannot combine a Scalar with a {type(x).__name__}; Scalar "
                     f"works with Scalars and Python numbers (use Tensor for arrays)")
 
@@ -42,17 +80,15 @@ def _binary(op: Op, a: Any, b: Any) -> Scalar:
         a = _operand(a, op)
     if type(b) is not Scalar:
         b = _operand(b, op)
-    out = _snew(op.sfwd(a.data, b.data))
     if (a.requires_grad or b.requires_grad) and STATE.grad_enabled:
-        _record(out, op, (a, b))
-    return out
+        return _record(op, op.sfwd(a.data, b.data), a, b)
+    return _snew(op.sfwd(a.data, b.data))
 
 
 def _unary(op: Op, a: Scalar) -> Scalar:
-    out = _snew(op.sfwd(a.data))
     if a.requires_grad and STATE.grad_enabled:
-        _record(out, op, (a,))
-    return out
+        return _record(op, op.sfwd(a.data), a)
+    return _snew(op.sfwd(a.data))
 
 
 class Scalar(Recorded):
@@ -68,9 +104,23 @@ class Scalar(Recorded):
     (1.0, 0.0)
     """
 
-    __slots__ = ("data", "grad")
+    # The parents live in two slots, ``_a`` and ``_b`` (None where absent), not in a tuple:
+    # a Scalar graph is many small objects, all of them alive until backward, and CPython's
+    # cyclic collector scans every one of them each time it runs a full collection (about
+    # once per step of a large graph); one object per op instead of two halves that work.
+    # ``_parents`` and ``_saved`` build the tuple when asked (graph walks, drawings); the
+    # backward driver reads the slots.  A recorded Scalar saves its parents' floats and
+    # its own (``_out``) until a backward without retain_graph releases them (``_out`` None).
+    __slots__ = ("_a", "_b", "data", "grad")
+    _a: Node | None
+    _b: Node | None
     _values_in_parents = True  # see Recorded
     _plain_ns = FLOAT_NS
+    # Class constants shadowing Node's slots, one store fewer per op: a Scalar has no hooks,
+    # its gradients always fit (floats), and only clip has a context (in the instance dict).
+    _hooks = None  # type: ignore[misc]
+    _fits = True  # type: ignore[misc]
+    _ctx = None  # type: ignore[misc]
 
     def __init__(self, data: float, requires_grad: bool = True, name: str | None = None
                  ) -> None:
@@ -80,11 +130,19 @@ class Scalar(Recorded):
         self.grad: Any = 0.0
         self.requires_grad = bool(requires_grad)
         self._op = None
-        self._parents = ()
+        self._a = None
         self._pending = None
-        self._hooks = None
         if name is not None:
             self.name = name
+
+    @property
+    def _parents(self) -> tuple[Node, ...]:  # type: ignore[override]
+        a, b = self._a, self._b if self._a is not None else None
+        return () if a is None else (a,) if b is None else (a, b)
+
+    @property
+    def _saved(self) -> tuple[Node, ...] | None:  # type: ignore[override]
+        return self._parents if self._op is not None and self._out is not None else None
 
     def __repr__(self) -> str:
         name = f"{self.name}: " if self.name else ""
@@ -214,10 +272,10 @@ class Scalar(Recorded):
         return _binary(P.MINIMUM, self, other)
 
     def clip(self, min: float | None = None, max: float | None = None) -> Scalar:  # noqa: A002
-        out = _snew(P.CLIP.sfwd(self.data, min, max))
+        value = P.CLIP.sfwd(self.data, min, max)
         if self.requires_grad and STATE.grad_enabled:
-            _record(out, P.CLIP, (self,), (min, max))
-        return out
+            return _record(P.CLIP, value, self, None, (min, max))
+        return _snew(value)
 
 
 def _value(x: Any) -> float:

@@ -14,7 +14,18 @@ import numpy as np
 
 from . import backends, engine
 from . import primitives as _P
-from .engine import STATE, Const, Node, Op, Recorded, _annotate, bump_version, const, next_seq
+from .engine import (
+    STATE,
+    Const,
+    Node,
+    Op,
+    Recorded,
+    _annotate,
+    _State,
+    bump_version,
+    const,
+    next_seq,
+)
 from .errors import OpError
 from .namespaces import NUMPY_NS
 
@@ -1204,7 +1215,7 @@ def _made_by(data: np.ndarray, op: Op, inputs: tuple, ctx: Any = None, fits: boo
     node._ctx = ctx
     node._fits = fits or op.elementwise
     node._seq = next_seq()
-    if STATE.annotate:
+    if _State.annotating and STATE.annotate:
         _annotate(node, data)
     t = _new(Tensor)  # not a graph node itself: _pending and _hooks stay unset
     t.data = data

@@ -44,9 +44,9 @@ from typing import Any
 import numpy as np
 
 from .. import backends, engine
-from ..engine import Const, Node, _record, const
+from ..engine import Const, Node, const
 from ..replay import values, walk
-from ..scalar import Scalar, _snew
+from ..scalar import Scalar, _record, _snew
 from ..tensor import Tensor, _apply, _leaf
 
 __all__ = ["GradcheckError", "RuleMismatch", "bisect_grads", "check_grads", "replay_float64"]
@@ -591,10 +591,9 @@ def _replay(node: Node, parents: Sequence[Node]) -> Node:
     forward = op.sfwd if isinstance(node, Scalar) else op.fwd
     data = forward(*inputs, *(ctx or ()))
     if isinstance(node, Scalar):
-        out = _snew(data)
         if engine.is_grad_enabled() and any(p.requires_grad for p in parents):
-            _record(out, op, tuple(parents), ctx)
-        return out
+            return _record(op, data, parents[0], parents[1] if len(parents) > 1 else None, ctx)
+        return _snew(data)
     return _apply(op, tuple(parents), data, ctx)  # type: ignore[arg-type]
 
 
