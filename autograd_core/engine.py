@@ -24,7 +24,7 @@ import gc
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from heapq import heappop, heappush
+from heapq import heappop, heappush, heapreplace
 from typing import Any
 
 __all__ = [
@@ -286,30 +286,46 @@ class Node:
 class Recorded(Node):
     """A node made by a recorded op.
 
-    ``_parents``: the inputs' nodes.  ``_saved``: one entry per input whose ``.data`` the
-    rules receive -- the input value itself (a Tensor, Scalar or constant) where a rule
-    reads it, else the parent node (a Tensor's node answers ``.data`` with itself: shape,
-    dtype and ndim are all a rule may ask of an input it does not read); None once a
-    backward without ``retain_graph`` has run (a second backward then raises).  ``_out``:
-    the output value when a rule reads it (``OUT``), else None.  ``_fits`` is True when
-    every rule's gradient already has its input's shape and dtype, given a ``g`` of the
-    output's: no broadcasting or promotion happened, and backward skips ``unbroadcast``.
-    It is set from ``Op.elementwise``, or by the forward that knows.
+    Its parents (the inputs' nodes) live in two slots, ``_a`` and ``_b`` (None where
+    absent), not in a tuple: a graph is many small objects, all alive until backward, and
+    CPython's cyclic collector scans each of them every time it runs, so one object per op
+    instead of two halves that work (a Tensor's node of an op of no or more than two inputs
+    has ``_a`` None and the tuple in ``_b``).  ``_parents`` builds the tuple when asked
+    (graph walks, drawings); the backward driver reads the slots.
 
-    ``_saved is _parents`` means the rules read no input (they get the parent nodes).  A
-    class that sets ``_values_in_parents`` (`Scalar`) holds its own value and keeps its
-    parents in the slots ``_a`` and ``_b``: its rules read its parents' values and its own,
-    saved until ``_out`` is None (see `Scalar`).
+    ``_saved``: one entry per input whose ``.data`` the rules receive -- the input value
+    itself (a Tensor, Scalar or constant) where a rule reads it, else the parent node (a
+    Tensor's node answers ``.data`` with itself: shape, dtype and ndim are all a rule may
+    ask of an input it does not read); ``()`` when the rules that run read no input (they
+    get the parent nodes); None once a backward without ``retain_graph`` has run (a second
+    backward then raises).  ``_out``: the output value when a rule reads it (``OUT``), else
+    None.  ``_fits`` is True when every rule's gradient already has its input's shape and
+    dtype, given a ``g`` of the output's: no broadcasting or promotion happened, and
+    backward skips ``unbroadcast``.  It is set from ``Op.elementwise``, or by the forward
+    that knows.
+
+    A class that sets ``_values_in_parents`` (`Scalar`) holds its own value: its rules
+    read its parents' values and its own, saved until ``_out`` is None (see `Scalar`).
     """
 
-    __slots__ = ("_ctx", "_fits", "_op", "_out", "_parents", "_saved", "_seq")
+    __slots__ = ("_a", "_b", "_ctx", "_fits", "_op", "_out", "_saved", "_seq")
 
+    _a: Node | None
+    _b: Any  # the second parent, None, or (``_a`` None) the tuple of every parent
     _op: Op | None
     _saved: tuple[Any, ...] | None
     _out: Any
     _ctx: Any
     _seq: int  # see _SEQ
     _fits: bool
+
+    @property
+    def _parents(self) -> tuple[Node, ...]:  # type: ignore[override]
+        a = self._a
+        if a is None:  # a leaf (its ``_b`` is never set), or a node of 0 or 3+ inputs
+            return () if self._op is None else self._b
+        b = self._b
+        return (a,) if b is None else (a, b)
 
     def _graph_out(self) -> Any:
         """The output as a node a create_graph rule can differentiate through."""
@@ -488,9 +504,18 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
     # Without retain_graph a node drops its saved values once it has run, so each value is
     # freed during backward as soon as no later rule can read it, and its memory is reused
     # by the gradients still to come (what PyTorch does with saved tensors).
+    # The recorded node that got its first gradient last, held out of the heap: in a chain
+    # it is the next to run, so it skips a push and a pop (checked against the heap's top
+    # when taken, as another parent may have been pushed after it).
+    nxt: Any = None
     try:
-        while waiting or leaves:
-            node = heappop(waiting)[1] if waiting else leaves.pop()
+        while nxt is not None or waiting or leaves:
+            if nxt is not None:
+                node, nxt = nxt, None
+                if waiting and waiting[0][0] < node._seq:  # type: ignore[attr-defined]
+                    node = heapreplace(waiting, (node._seq, node))[1]  # type: ignore[attr-defined]
+            else:
+                node = heappop(waiting)[1] if waiting else leaves.pop()
             g = g_in = node._pending
             node._pending = None
             if node._hooks is not None:
@@ -509,16 +534,18 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                 if targets is None:
                     node._accumulate(g, create_graph, _fresh(g, handed_out))
                 continue
-            if own_value:  # a Scalar: its parents in two slots, saved until released
+            a, b = node._a, node._b  # type: ignore[attr-defined]
+            parents = b if a is None else (a,) if b is None else (a, b)
+            if own_value:  # a Scalar: its parents hold the values, saved until released
                 if node._out is None:  # type: ignore[attr-defined]
                     raise _released_error(node)
-                a, b = node._a, node._b  # type: ignore[attr-defined]
-                parents = saved = (a,) if b is None else (a, b)
+                saved = parents
             else:
                 saved = node._saved  # type: ignore[attr-defined]
                 if saved is None:
                     raise _released_error(node)
-                parents = node._parents
+                if not saved:  # the rules read no input: they get the parents' nodes
+                    saved = parents
             n = len(parents)
             if create_graph:  # rules see nodes (constants as their raw values)
                 out = node._graph_out() if node._out is not None else None  # type: ignore[attr-defined]
@@ -552,6 +579,8 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                 if prev is None:  # p's first gradient: it now waits (``_wait``, inlined)
                     if p._op is None:
                         leaves.append(p)
+                    elif nxt is None:
+                        nxt = p
                     else:
                         heappush(waiting, (p._seq, p))  # type: ignore[attr-defined]
                     p._pending = pg
@@ -568,6 +597,8 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
         STATE.callbacks = prev_callbacks
         for _, node in waiting:  # after an error, leave no stale partial gradients behind
             node._pending = None
+        if nxt is not None:
+            nxt._pending = None
         for node in leaves:
             node._pending = None
         if gc_was_enabled:

@@ -63,7 +63,7 @@ def values(nodes: Sequence[Node], parents: Sequence[tuple[int, ...]],
     held: dict[int, Any] = dict(known or {})
     for node in nodes:
         saved = getattr(node, "_saved", None)
-        if saved is not None:
+        if saved:  # None once released, () when no rule reads an input
             for entry, parent in zip(saved, node._parents, strict=True):
                 if entry is not parent and id(parent) not in held:
                     held[id(parent)] = entry.data  # an input the node reads: its value

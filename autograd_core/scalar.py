@@ -104,16 +104,10 @@ class Scalar(Recorded):
     (1.0, 0.0)
     """
 
-    # The parents live in two slots, ``_a`` and ``_b`` (None where absent), not in a tuple:
-    # a Scalar graph is many small objects, all of them alive until backward, and CPython's
-    # cyclic collector scans every one of them each time it runs a full collection (about
-    # once per step of a large graph); one object per op instead of two halves that work.
-    # ``_parents`` and ``_saved`` build the tuple when asked (graph walks, drawings); the
-    # backward driver reads the slots.  A recorded Scalar saves its parents' floats and
-    # its own (``_out``) until a backward without retain_graph releases them (``_out`` None).
-    __slots__ = ("_a", "_b", "data", "grad")
-    _a: Node | None
-    _b: Node | None
+    # A recorded Scalar saves its parents' floats (its parents are in ``_a`` and ``_b``,
+    # see Recorded) and its own (``_out``) until a backward without retain_graph releases
+    # them (``_out`` None); ``_saved`` builds the tuple when asked.
+    __slots__ = ("data", "grad")
     _values_in_parents = True  # see Recorded
     _plain_ns = FLOAT_NS
     # Class constants shadowing Node's slots, one store fewer per op: a Scalar has no hooks,
@@ -134,11 +128,6 @@ class Scalar(Recorded):
         self._pending = None
         if name is not None:
             self.name = name
-
-    @property
-    def _parents(self) -> tuple[Node, ...]:  # type: ignore[override]
-        a, b = self._a, self._b if self._a is not None else None
-        return () if a is None else (a,) if b is None else (a, b)
 
     @property
     def _saved(self) -> tuple[Node, ...] | None:  # type: ignore[override]

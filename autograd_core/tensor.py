@@ -1187,31 +1187,41 @@ def _made_by(data: np.ndarray, op: Op, inputs: tuple, ctx: Any = None, fits: boo
     the caller knows the gradients fit their inputs (``Recorded._fits``)."""
     node = _new(TensorNode)
     node._pending = None
-    node.shape = data.shape
     node.dtype = data.dtype
-    # _saved: per input, the input itself where a rule that will run reads it, else its node.
-    parents: tuple
+    # ``like``: an input's node of the output's shape, when one is known to be (the output
+    # of a fitting or elementwise op): its shape tuple is shared, where ``data.shape``
+    # would build a new one.
+    like = None
+    # _saved: per input, the input itself where a rule that will run reads it, else its
+    # node; () where no rule that will run reads an input (see Recorded).
     if len(inputs) == 2:
         a, b = inputs
         fa, fb = a.grad_fn, b.grad_fn  # a constant's is None too
         pa, pb = a if fa is None else fa, b if fb is None else fb
-        parents = (pa, pb)
+        node._a, node._b = pa, pb
         keep, out = op.plans[a.requires_grad + 2 * b.requires_grad]  # type: ignore[index]
-        node._saved = inputs if keep is True else parents if keep is False else (
+        node._saved = inputs if keep is True else () if keep is False else (
             a if keep[0] else pa, b if keep[1] else pb)
+        if fits:  # both inputs have the output's shape, or one is a number (no node)
+            like = fa if fa is not None else fb
     elif len(inputs) == 1:
-        fa = inputs[0].grad_fn
-        parents = (inputs[0] if fa is None else fa,)
+        a = inputs[0]
+        fa = a.grad_fn
+        node._a = a if fa is None else fa
+        node._b = None
         keep, out = op.plans[1]  # type: ignore[index]
-        node._saved = inputs if keep else parents
+        node._saved = inputs if keep else ()
+        if op.elementwise:
+            like = fa
     else:
         parents = tuple([x._node for x in inputs])
+        node._a, node._b = None, parents
         keep, out = op.plan(sum(x.requires_grad << i for i, x in enumerate(inputs)))
-        node._saved = inputs if keep is True else parents if keep is False else tuple(
+        node._saved = inputs if keep is True else () if keep is False else tuple(
             [x if k else p for x, p, k in zip(inputs, parents, keep, strict=True)])
+    node.shape = data.shape if like is None else like.shape
     node._out = data if out else None
     node._op = op
-    node._parents = parents
     node._ctx = ctx
     node._fits = fits or op.elementwise
     node._seq = next_seq()
