@@ -535,6 +535,7 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
                     node._accumulate(g, create_graph, _fresh(g, handed_out))
                 continue
             a, b = node._a, node._b  # type: ignore[attr-defined]
+            # Recorded._parents inlined (a property call costs more; this node is recorded)
             parents = b if a is None else (a,) if b is None else (a, b)
             if own_value:  # a Scalar: its parents hold the values, saved until released
                 if node._out is None:  # type: ignore[attr-defined]

@@ -136,16 +136,17 @@ def number_as(x: Any, dtype: np.dtype) -> np.ndarray:
     return data
 
 
+# 0.5 in each float dtype, read once per sigmoid; any other input (ints, wider floats,
+# complex) takes float64's, which promotes as the input's own dtype would (0.5 is exact).
 _HALVES = {np.dtype(t): number_as(0.5, np.dtype(t)) for t in (np.float16, np.float32, np.float64)}
+_HALF64 = _HALVES[np.dtype(np.float64)]
 
 
 def _np_sigmoid(x: np.ndarray) -> np.ndarray:
     # tanh form: stable at both tails, no overflow warning, keeps float32.  After the first
     # product the array is this call's own, so the rest is done in place (positional
     # ``out``): a fifth less time on small arrays, the same values.
-    half = _HALVES.get(x.dtype)
-    if half is None:
-        half = number_as(0.5, x.dtype if x.dtype.kind == "f" else np.dtype(np.float64))
+    half = _HALVES.get(x.dtype, _HALF64)
     s = np.multiply(x, half)
     if type(s) is not np.ndarray:  # of a 0-d input: a numpy scalar, nothing to write into
         return half * np.tanh(s) + half
