@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import backends
-from .engine import STATE, Op, const
+from .engine import SAVED_PARENTS, STATE, Op, const
 from .tensor import Tensor, TensorNode, _made_by, _make
 
 __all__ = ["Function", "FunctionCtx"]
@@ -60,7 +60,8 @@ class FunctionCtx:
         node = self._node
         owners: dict[int, Any] = {}
         if node is not None and node._saved is not None:  # the node saved every input
-            owners = {id(x.data): x for x in node._saved if isinstance(x, Tensor)}
+            saved = node._parents if node._saved is SAVED_PARENTS else node._saved
+            owners = {id(x.data): x for x in saved if isinstance(x, Tensor)}
             owners[id(node._out)] = node._graph_out()
         out: list[Any] = []
         for a in self.saved:

@@ -80,13 +80,13 @@ def _binary(op: Op, a: Any, b: Any) -> Scalar:
         a = _operand(a, op)
     if type(b) is not Scalar:
         b = _operand(b, op)
-    if (a.requires_grad or b.requires_grad) and STATE.grad_enabled:
+    if (a.requires_grad or b.requires_grad) and (not _State.grad_off or STATE.grad_enabled):
         return _record(op, op.sfwd(a.data, b.data), a, b)
     return _snew(op.sfwd(a.data, b.data))
 
 
 def _unary(op: Op, a: Scalar) -> Scalar:
-    if a.requires_grad and STATE.grad_enabled:
+    if a.requires_grad and (not _State.grad_off or STATE.grad_enabled):
         return _record(op, op.sfwd(a.data), a)
     return _snew(op.sfwd(a.data))
 
@@ -262,7 +262,7 @@ class Scalar(Recorded):
 
     def clip(self, min: float | None = None, max: float | None = None) -> Scalar:  # noqa: A002
         value = P.CLIP.sfwd(self.data, min, max)
-        if self.requires_grad and STATE.grad_enabled:
+        if self.requires_grad and (not _State.grad_off or STATE.grad_enabled):
             return _record(P.CLIP, value, self, None, (min, max))
         return _snew(value)
 

@@ -15,6 +15,7 @@ import numpy as np
 from . import backends, engine
 from . import primitives as _P
 from .engine import (
+    SAVED_PARENTS,
     STATE,
     Const,
     Node,
@@ -1182,9 +1183,23 @@ class TensorNode(Recorded):
 
 def _made_by(data: np.ndarray, op: Op, inputs: tuple, ctx: Any = None, fits: bool = False
              ) -> Tensor:
-    """A Tensor around ``data`` made by ``op`` of ``inputs``, and its node (the hot path of
-    every op in grad mode: each field is set once, ``engine._record`` inlined).  ``fits``:
-    the caller knows the gradients fit their inputs (``Recorded._fits``)."""
+    """A Tensor around ``data`` made by ``op`` of ``inputs`` (any number), and its node:
+    `_made_of`, handed one or two inputs as themselves."""
+    n = len(inputs)
+    if n == 1:
+        return _made_of(data, op, inputs[0], None, ctx, fits)
+    if n == 2:
+        return _made_of(data, op, inputs[0], inputs[1], ctx, fits)
+    return _made_of(data, op, None, None, ctx, fits, inputs)
+
+
+def _made_of(data: np.ndarray, op: Op, a: Any, b: Any, ctx: Any = None, fits: bool = False,
+             inputs: tuple | None = None) -> Tensor:
+    """A Tensor around ``data`` made by ``op`` of ``a`` (and ``b``, None for one input) or,
+    of no or three and more inputs, of ``inputs`` (``a`` and ``b`` None); and its node.
+    The hot path of every op in grad mode: the inputs come as themselves, not in a tuple,
+    and each field is set once (``engine._record`` inlined).  ``fits``: the caller knows
+    the gradients fit their inputs (``Recorded._fits``)."""
     node = _new(TensorNode)
     node._pending = None
     node.dtype = data.dtype
@@ -1194,26 +1209,31 @@ def _made_by(data: np.ndarray, op: Op, inputs: tuple, ctx: Any = None, fits: boo
     like = None
     # _saved: per input, the input itself where a rule that will run reads it, else its
     # node; () where no rule that will run reads an input (see Recorded).
-    if len(inputs) == 2:
-        a, b = inputs
+    if b is not None:
         fa, fb = a.grad_fn, b.grad_fn  # a constant's is None too
         pa, pb = a if fa is None else fa, b if fb is None else fb
         node._a, node._b = pa, pb
         keep, out = op.plans[a.requires_grad + 2 * b.requires_grad]  # type: ignore[index]
-        node._saved = inputs if keep is True else () if keep is False else (
-            a if keep[0] else pa, b if keep[1] else pb)
+        if keep is False:
+            node._saved = ()
+        else:
+            ka, kb = (True, True) if keep is True else keep
+            if (ka and fa is not None) or (kb and fb is not None):  # a value to keep alive
+                node._saved = (a if ka else pa, b if kb else pb)
+            else:  # each input read is its own node (a constant or a leaf): ``x * 2``
+                node._saved = SAVED_PARENTS
         if fits:  # both inputs have the output's shape, or one is a number (no node)
             like = fa if fa is not None else fb
-    elif len(inputs) == 1:
-        a = inputs[0]
+    elif a is not None:
         fa = a.grad_fn
         node._a = a if fa is None else fa
         node._b = None
         keep, out = op.plans[1]  # type: ignore[index]
-        node._saved = inputs if keep else ()
+        node._saved = () if not keep else SAVED_PARENTS if fa is None else (a,)
         if op.elementwise:
             like = fa
     else:
+        assert inputs is not None
         parents = tuple([x._node for x in inputs])
         node._a, node._b = None, parents
         keep, out = op.plan(sum(x.requires_grad << i for i, x in enumerate(inputs)))
@@ -1364,8 +1384,8 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
         data = np.asarray(data)
     if (type(ad) is not np.ndarray or data.dtype is not ad.dtype) and data.dtype.kind == "f":
         data = _float_result(data, ad, bd)
-    if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
-        return _made_by(data, op, (a, b), None,
+    if (a.requires_grad or b.requires_grad) and (not _State.grad_off or STATE.grad_enabled):
+        return _made_of(data, op, a, b, None,
                         number or (ad.dtype is bd.dtype and ad.shape == bd.shape))
     return _make(data) if STATE.tracer is None else _traced(data, op, (a, b))
 
@@ -1374,15 +1394,16 @@ def _unary(op: Op, a: Any, *ctx: Any) -> Tensor:
     """Apply a one-input primitive; ``ctx`` are its extra forward arguments."""
     if not isinstance(a, Tensor):
         a = Tensor(a)
-    if type(a.data) is not np.ndarray:
+    ad = a.data
+    if type(ad) is not np.ndarray:
         return _foreign_op(op, (a,), ctx)
-    data = op.fwd(a.data, *ctx) if ctx else op.fwd(a.data)
+    data = op.fwd(ad, *ctx) if ctx else op.fwd(ad)
     if type(data) is not np.ndarray:
         data = np.asarray(data)
-    if data.dtype is not a.data.dtype and data.dtype.kind == "f" and op is not _P.CAST:
-        data = _float_result(data, a.data)
-    if a.requires_grad and STATE.grad_enabled:
-        return _made_by(data, op, (a,), ctx or None)
+    if data.dtype is not ad.dtype and data.dtype.kind == "f" and op is not _P.CAST:
+        data = _float_result(data, ad)
+    if a.requires_grad and (not _State.grad_off or STATE.grad_enabled):
+        return _made_of(data, op, a, None, ctx or None)
     return _make(data) if STATE.tracer is None else _traced(data, op, (a,), ctx or None)
 
 
@@ -1396,7 +1417,7 @@ def _apply(op: Op, inputs: tuple[Tensor | Const, ...], data: Any, ctx: Any = Non
     if type(data) is not np.ndarray and not backends.is_foreign(data):
         data = np.asarray(data)
     out = None
-    if STATE.grad_enabled:
+    if not _State.grad_off or STATE.grad_enabled:
         for x in inputs:
             if x.requires_grad:
                 out = _made_by(data, op, inputs, ctx)

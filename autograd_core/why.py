@@ -322,17 +322,18 @@ def _equal(leaf: Node, value: Any, vc: Any) -> str | None:
 
 def _live_descendants(start: Node) -> list[Recorded]:
     """Recorded nodes still alive that were computed from ``start`` (breadth first), found
-    through the collector: the graph links a node to its inputs, never to its users."""
+    through the collector: the graph links a node to its inputs, never to its users.  A
+    user holds an input's node in a parent slot, or in a tuple (its saved values, or the
+    parents of an op of three and more inputs)."""
     found: list[Recorded] = []
     seen = {id(start)}
     frontier: list[Node] = [start]
     for _ in range(_SEARCH_DEPTH):
         ids = {id(f) for f in frontier}
-        tuples = [r for r in gc.get_referrers(*frontier) if type(r) is tuple]
-        if not tuples:
-            break
+        referrers = gc.get_referrers(*frontier)
+        tuples = [r for r in referrers if type(r) is tuple]
         step: list[Recorded] = []
-        for r in gc.get_referrers(*tuples):
+        for r in referrers + (gc.get_referrers(*tuples) if tuples else []):
             # type() rather than isinstance(): see engine.live_nodes
             if (issubclass(type(r), Recorded) and r._op is not None and id(r) not in seen
                     and any(id(p) in ids for p in r._parents)):

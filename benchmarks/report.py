@@ -208,7 +208,9 @@ def _run_line(k: int, run: Run) -> str:
     probed = [r["probe_slowdown_before"] for r in run["results"]
               if r.get("probe_slowdown_before") is not None]
     if probed:
-        load += (f"; --wait-fast: each child's CPU probed at {min(probed):.2f}–"
+        pinned = any(r.get("pinned_cpu") is not None for r in run["results"])
+        cpus = "CPU" if pinned else "slowest CPU"
+        load += (f"; --wait-fast: each child's {cpus} probed at {min(probed):.2f}–"
                  f"{max(probed):.2f}× the run's fastest probe")
     return (f"- run {k}: {m['date']}; git {m['git']}; `{' '.join(run.get('argv', []))}` "
             f"({run['mode']}); wall time {run['elapsed_s']:.0f} s; 1-min load average "

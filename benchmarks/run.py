@@ -88,9 +88,11 @@ class SpeedGate:
             times.append(time.perf_counter() - t0)
         return sorted(times)[2]
 
-    def wait(self, max_wait: float) -> tuple[int, float]:
+    def wait(self, max_wait: float, every_cpu: bool = False) -> tuple[int | None, float]:
         """(the fastest CPU now, its probe / the run's best), after waiting up to
-        ``max_wait`` seconds for one within ``slack`` of the best."""
+        ``max_wait`` seconds for one within ``slack`` of the best.  ``every_cpu``: wait
+        for all of them to be, and return None for the CPU (a child that may use every CPU
+        is not pinned), with the slowest probe / the best."""
         cpus = sorted(os.sched_getaffinity(0))
         deadline = time.monotonic() + max_wait
         try:
@@ -98,9 +100,9 @@ class SpeedGate:
                 probes = {cpu: self.probe(cpu) for cpu in cpus}
                 cpu = min(probes, key=probes.__getitem__)
                 self.best = min(self.best, probes[cpu])
-                slow = probes[cpu] / self.best
+                slow = max(probes.values()) / self.best if every_cpu else probes[cpu] / self.best
                 if slow <= self.slack or time.monotonic() >= deadline:
-                    return cpu, slow
+                    return (None if every_cpu else cpu), slow
                 time.sleep(0.5)
         finally:
             os.sched_setaffinity(0, cpus)
@@ -174,10 +176,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="before each child, wait up to this long for the CPUs to be "
                         "under 25%% busy (for shared machines; default: do not wait)")
     parser.add_argument("--wait-fast", type=float, default=0.0, metavar="SECONDS",
-                        help="with --threads 1: before each child, wait up to this long for "
-                        "a CPU whose probe loop runs within 1.25x of the fastest seen in "
-                        "this run, and run the child on that CPU (for VMs whose speed "
-                        "changes in spells; default: do not probe)")
+                        help="before each child, wait up to this long for a CPU whose probe "
+                        "loop runs within 1.25x of the fastest seen in this run, and with "
+                        "--threads 1 run the child on that CPU; without it, wait for every "
+                        "CPU to be that fast and leave the child unpinned, free to use them "
+                        "all (for VMs whose speed changes in spells; default: do not probe)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run every system of a workload this many times, taking turns "
                         "(a fresh process each time), and pool the timed steps: a slow spell "
@@ -192,8 +195,6 @@ def main(argv: list[str] | None = None) -> int:
         runs = [json.loads(p.read_text()) for p in args.merge]
         sys.stdout.write(report.render(runs))
         return 0
-    if args.wait_fast > 0 and args.threads != 1:
-        parser.error("--wait-fast pins each child to one CPU, so it needs --threads 1")
     workloads = select(args.only)
     mode = "quick" if args.quick else "full"
     env = child_env(args.threads, args.malloc_tuned)
@@ -212,11 +213,13 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(max(1, args.rounds) if compared else 1):
                 for system in wl.systems:
                     busy = wait_until_idle(args.wait_idle) if args.wait_idle > 0 else None
-                    cpu, slow = gate.wait(args.wait_fast) if gate else (None, None)
+                    cpu, slow = (gate.wait(args.wait_fast, every_cpu=args.threads != 1)
+                                 if gate else (None, None))
                     t0 = time.perf_counter()
                     res = run_system(wl, system, data_path, mode, env, args.timeout, cpu)
                     res["cpu_busy_before"] = busy
                     res["probe_slowdown_before"] = slow
+                    res["pinned_cpu"] = cpu
                     print(f"[{wl.id:7s}] {system:12s} "
                           f"{_progress(res, time.perf_counter() - t0)}",
                           file=sys.stderr, flush=True)

@@ -9,6 +9,7 @@ import pytest
 
 import autograd_core as ag
 from autograd_core import Scalar, buffers
+from autograd_core.engine import SAVED_PARENTS
 
 
 def training_step(W, b, x, y):
@@ -153,6 +154,37 @@ def test_a_tensor_graph_keeps_one_collected_object_per_op():
     del y, a, b
     gc.collect()
     assert len(gc.get_objects()) - before <= 50
+
+
+def test_a_product_with_a_constant_keeps_no_tuple_of_saved_values():
+    """``h * 1.5`` reads the constant, which is its own node: the node saves
+    SAVED_PARENTS, not a tuple (one collected object per op), and backward still reads
+    the constant; a product of two op outputs keeps its tuple."""
+    x = ag.tensor(np.linspace(-1.0, 1.0, 16), requires_grad=True)
+    n = 2_000
+    h = x.tanh()
+    gc.collect()
+    before = len(gc.get_objects())
+    y = h
+    for _ in range(n // 2):
+        y = (y * 1.5) * 0.5  # rules read the constants
+    during = len(gc.get_objects()) - before
+    assert y.grad_fn._saved is SAVED_PARENTS
+    assert n <= during <= n + 50
+    y.sum().backward()
+    dtanh = 1 - np.tanh(x.data) ** 2
+    np.testing.assert_allclose(x.grad.data, 0.75 ** (n // 2) * dtanh, rtol=1e-12)
+    assert y.grad_fn._saved is None  # released: a second backward raises
+    with pytest.raises(RuntimeError, match="second time"):
+        y.sum().backward()
+    w = ag.tensor(np.ones(16), requires_grad=True)  # a leaf: its own node too
+    assert (w * 3.0).grad_fn._saved is SAVED_PARENTS and (w * w).grad_fn._saved is SAVED_PARENTS
+    h = x.tanh()  # the first backward released the old one
+    g = h * h.exp()  # both op outputs: their values are kept in the tuple
+    assert g.grad_fn._saved[0] is h and g.grad_fn._saved[1].grad_fn is g.grad_fn._b
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 0.75 ** (n // 2) * dtanh + (
+        np.exp(np.tanh(x.data)) * (1 + np.tanh(x.data))) * dtanh, rtol=1e-12)
 
 
 DEEP = 1_000_000

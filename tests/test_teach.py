@@ -329,6 +329,15 @@ def test_why_detach_of_a_value_computed_from_the_parameter():
     assert r.breaks_at == "detach" and "the output of mul" in str(r)
 
 
+def test_why_detach_of_a_unary_op_of_the_parameter():
+    # The op's node holds w in a parent slot only (tanh saves its output, not w): the
+    # search for w's users must look at slots, not only at tuples (it answered "no_grad").
+    w, v = ag.tensor([0.5, -0.5], requires_grad=True), ag.ones(2, requires_grad=True)
+    h = w.tanh()
+    r = ag.why_no_grad(w, (h.detach() * v).sum(), name="w")
+    assert r.breaks_at == "detach" and "the output of tanh" in str(r)
+
+
 def test_why_data():
     w, v = ag.tensor([0.5, -0.5], requires_grad=True), ag.ones(2, requires_grad=True)
     r = ag.why_no_grad(w, (w.data * v).sum(), name="w")  # a constant sharing w's memory
