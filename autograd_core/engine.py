@@ -102,6 +102,7 @@ class _State(threading.local):
 
     def set_grad(self, on: bool) -> None:
         """Turn this thread's grad mode on or off."""
+        on = bool(on)
         if on != self.grad_enabled:
             with _COUNTS_LOCK:
                 _State.grad_off += -1 if on else 1
@@ -373,6 +374,9 @@ class _SavedParents(tuple):
     the parents finds none."""
 
     def __repr__(self) -> str:
+        return "SAVED_PARENTS"
+
+    def __reduce__(self) -> str:  # copies and pickles are the one object (tests use ``is``)
         return "SAVED_PARENTS"
 
 
