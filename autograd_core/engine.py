@@ -311,14 +311,14 @@ class Recorded(Node):
     itself (a Tensor, Scalar or constant) where a rule reads it, else the parent node (a
     Tensor's node answers ``.data`` with itself: shape, dtype and ndim are all a rule may
     ask of an input it does not read); ``()`` when the rules that run read no input (they
-    get the parent nodes); `SAVED_PARENTS` when every input they read is its own node (a
-    constant or a leaf: ``x * 2``), so the entries would be the parents themselves; None
-    once a backward without ``retain_graph`` has run (a second backward then raises). Both
-    empty forms spare the collector a tuple per op.  ``_out``: the output value when a rule
-    reads it (``OUT``), else None.  ``_fits`` is True when every rule's gradient already has
-    its input's shape and dtype, given a ``g`` of the output's: no broadcasting or promotion
-    happened, and backward skips ``unbroadcast``.  It is set from ``Op.elementwise``, or by
-    the forward that knows.
+    get the parent nodes); `SAVED_PARENTS` (a node of one or two inputs) when every input
+    they read is its own node (a constant or a leaf: ``x * 2``), so the entries would be the
+    parents themselves; None once a backward without ``retain_graph`` has run (a second
+    backward then raises). Both empty forms spare the collector a tuple per op.  ``_out``:
+    the output value when a rule reads it (``OUT``), else None.  ``_fits`` is True when
+    every rule's gradient already has its input's shape and dtype, given a ``g`` of the
+    output's: no broadcasting or promotion happened, and backward skips ``unbroadcast``.  It
+    is set from ``Op.elementwise``, or by the forward that knows.
 
     A class that sets ``_values_in_parents`` (`Scalar`) holds its own value: its rules
     read its parents' values and its own, saved until ``_out`` is None (see `Scalar`).
