@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -75,6 +76,19 @@ class Workload:
     unit: tuple[str, float] | None = None  # (label, factor from seconds)
     measure: Callable[[Bench], dict[str, Any]] | None = None
     notes: list[str] = field(default_factory=list)
+
+
+PROBE_INPUT = np.ones(16, np.float32)
+
+
+def probe_seconds(calls: int = 100) -> float:
+    """Seconds for ``calls`` 16-float ``np.tanh`` calls: the machine's speed right now, as
+    ``--wait-fast`` reads it (~0.05 ms at full speed on the 2-core VM, twice that in a slow
+    spell)."""
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        np.tanh(PROBE_INPUT)
+    return time.perf_counter() - t0
 
 
 def batch_cycle(*columns: Sequence[Any]) -> Callable[[], tuple[Any, ...]]:

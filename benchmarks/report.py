@@ -212,6 +212,11 @@ def _run_line(k: int, run: Run) -> str:
         cpus = "CPU" if pinned else "slowest CPU"
         load += (f"; --wait-fast: each child's {cpus} probed at {min(probed):.2f}–"
                  f"{max(probed):.2f}× the run's fastest probe")
+        timed = sum(len(r.get("all_times_s", ())) for r in run["results"])
+        if timed:
+            dropped = sum(r.get("steps_dropped", 0) for r in run["results"])
+            load += (f"; {dropped} of {timed} timed steps dropped as timed in a slow spell "
+                     f"(the probe before the step over 1.25× the system's fastest)")
     return (f"- run {k}: {m['date']}; git {m['git']}; `{' '.join(run.get('argv', []))}` "
             f"({run['mode']}); wall time {run['elapsed_s']:.0f} s; 1-min load average "
             f"{load} (the benchmark itself adds about 1)")
@@ -248,5 +253,6 @@ def render(runs: list[Run]) -> str:
     for wid in dict.fromkeys(r["workload"] for r in runs[-1]["results"]):
         seen += [f"- {wid}: {n}" for n in WORKLOADS[wid].notes]
     parts += ["", "Ratios are this row's median ÷ the peer's median (below 1× = faster). "
-              "min–max spans every timed repeat of every run.", *seen]
+              "min–max spans every timed repeat of every run (with --wait-fast, every repeat "
+              "kept: see the run line).", *seen]
     return "\n".join(parts) + "\n"

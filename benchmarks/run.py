@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import report
-from .common import Workload
+from .common import Workload, probe_seconds
 from .machine import MALLOC_TUNED, THREAD_VARS, machine_info
 from .worker import MARKER
 from .workloads import select
@@ -76,17 +76,10 @@ class SpeedGate:
     def __init__(self, slack: float = 1.25) -> None:
         self.slack = slack
         self.best = float("inf")
-        self.x = np.ones(16, np.float32)
 
     def probe(self, cpu: int) -> float:
         os.sched_setaffinity(0, {cpu})
-        times = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            for _ in range(100):
-                np.tanh(self.x)
-            times.append(time.perf_counter() - t0)
-        return sorted(times)[2]
+        return sorted(probe_seconds() for _ in range(5))[2]
 
     def wait(self, max_wait: float, every_cpu: bool = False) -> tuple[int | None, float]:
         """(the fastest CPU now, its probe / the run's best), after waiting up to
@@ -109,12 +102,12 @@ class SpeedGate:
 
 
 def run_system(wl: Workload, system: str, data_path: Path, mode: str, env: dict[str, str],
-               timeout: float, cpu: int | None = None) -> dict[str, Any]:
-    """One fresh ``python -m benchmarks.worker`` process (on ``cpu`` if given); its JSON
-    result."""
+               timeout: float, cpu: int | None = None, probe: bool = False) -> dict[str, Any]:
+    """One fresh ``python -m benchmarks.worker`` process (on ``cpu`` if given; ``probe``:
+    it times the speed probe before each step); its JSON result."""
     warmup, repeats = wl.schedule[mode]
     cmd = [sys.executable, "-m", "benchmarks.worker", wl.id, system, "--data", str(data_path),
-           "--warmup", str(warmup), "--repeats", str(repeats)]
+           "--warmup", str(warmup), "--repeats", str(repeats), *(["--probe"] if probe else [])]
     base = {"workload": wl.id, "system": system}
     try:
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
@@ -129,20 +122,49 @@ def run_system(wl: Workload, system: str, data_path: Path, mode: str, env: dict[
     return {**base, "status": "error", "note": f"worker exited {proc.returncode}: {tail}"}
 
 
-def pooled(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """One system's results from several rounds as one: the timed steps and page faults of
-    every round together; the first round's value check; an error if any round failed."""
+def run_gated(wl: Workload, system: str, data_path: Path, mode: str, env: dict[str, str],
+              args: argparse.Namespace, gate: SpeedGate | None) -> dict[str, Any]:
+    """One child of ``system`` after the waits asked for; with the speed gate, it times
+    the probe before each step too (see `pooled`)."""
+    busy = wait_until_idle(args.wait_idle) if args.wait_idle > 0 else None
+    cpu, slow = gate.wait(args.wait_fast, every_cpu=args.threads != 1) if gate else (None, None)
+    res = run_system(wl, system, data_path, mode, env, args.timeout, cpu, probe=gate is not None)
+    res.update(cpu_busy_before=busy, probe_slowdown_before=slow, pinned_cpu=cpu)
+    return res
+
+
+def pooled(rounds: list[dict[str, Any]], slack: float = 1.25) -> dict[str, Any]:
+    """One system's results from several rounds as one: the timed steps, page faults and
+    probes of every round together; the first round's value check; an error if any round
+    failed.
+
+    Where the rounds timed the probe before each step (``--wait-fast``), the steps whose
+    probe ran over ``slack`` times this system's fastest probe were timed in a slow spell
+    and are dropped, unless that would drop half of them or more; ``all_times_s`` keeps
+    every step.  The reference is the system's own fastest probe, not the parent's: the
+    probe runs at different speeds in different processes (~1.4x slower beside PyTorch).
+    """
     first = rounds[0]
     failed = [r for r in rounds if r["status"] != "ok"]
     if failed or "times_s" not in first:
         return failed[0] if failed else first
-    return {**first, "rounds": len(rounds),
-            "times_s": [t for r in rounds for t in r["times_s"]],
-            "page_faults": [f for r in rounds for f in r["page_faults"]],
-            "load_avg_1min": [min(r["load_avg_1min"][0] for r in rounds),
-                              max(r["load_avg_1min"][1] for r in rounds)],
-            "cpu_busy_before": _worst(rounds, "cpu_busy_before"),
-            "probe_slowdown_before": _worst(rounds, "probe_slowdown_before")}
+    res = {**first, "rounds": len(rounds),
+           **{key: [x for r in rounds for x in r[key]]
+              for key in ("times_s", "page_faults", "probe_s") if key in first},
+           "load_avg_1min": [min(r["load_avg_1min"][0] for r in rounds),
+                             max(r["load_avg_1min"][1] for r in rounds)],
+           "cpu_busy_before": _worst(rounds, "cpu_busy_before"),
+           "probe_slowdown_before": _worst(rounds, "probe_slowdown_before")}
+    if "probe_s" in res:
+        best = min(res["probe_s"])
+        fast = [p <= slack * best for p in res["probe_s"]]
+        res["all_times_s"] = res["times_s"]
+        res["steps_slow"] = fast.count(False)
+        if 2 * fast.count(True) > len(fast):
+            res["times_s"] = [t for t, f in zip(res["times_s"], fast, strict=True) if f]
+            res["page_faults"] = [n for n, f in zip(res["page_faults"], fast, strict=True) if f]
+        res["steps_dropped"] = len(res["all_times_s"]) - len(res["times_s"])
+    return res
 
 
 def _worst(rounds: list[dict[str, Any]], key: str) -> float | None:
@@ -212,14 +234,8 @@ def main(argv: list[str] | None = None) -> int:
             compared = wl.measure is None and any(peer for _, peer, _, _ in wl.targets)
             for _ in range(max(1, args.rounds) if compared else 1):
                 for system in wl.systems:
-                    busy = wait_until_idle(args.wait_idle) if args.wait_idle > 0 else None
-                    cpu, slow = (gate.wait(args.wait_fast, every_cpu=args.threads != 1)
-                                 if gate else (None, None))
                     t0 = time.perf_counter()
-                    res = run_system(wl, system, data_path, mode, env, args.timeout, cpu)
-                    res["cpu_busy_before"] = busy
-                    res["probe_slowdown_before"] = slow
-                    res["pinned_cpu"] = cpu
+                    res = run_gated(wl, system, data_path, mode, env, args, gate)
                     print(f"[{wl.id:7s}] {system:12s} "
                           f"{_progress(res, time.perf_counter() - t0)}",
                           file=sys.stderr, flush=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import Unavailable, Workload
+from .common import Unavailable, Workload, probe_seconds
 from .workloads import WORKLOADS
 
 MARKER = "BENCH-RESULT "
@@ -57,9 +57,10 @@ def thread_counts() -> dict[str, Any]:
 
 
 def run_one(wl: Workload, system: str, data: dict[str, np.ndarray], warmup: int,
-            repeats: int) -> dict[str, Any]:
+            repeats: int, probe: bool = False) -> dict[str, Any]:
     """Build ``system`` for ``wl``; check values, warm-ups (the check steps count as the
-    first ones), then ``repeats`` timed steps; or, for a memory workload, its measure."""
+    first ones), then ``repeats`` timed steps; or, for a memory workload, its measure.
+    ``probe``: also time `probe_seconds` just before each timed step (not in its time)."""
     result: dict[str, Any] = {"workload": wl.id, "system": system}
     try:
         bench = wl.systems[system](data)
@@ -75,8 +76,12 @@ def run_one(wl: Workload, system: str, data: dict[str, np.ndarray], warmup: int,
     for _ in range(max(0, warmup - wl.check_steps)):
         bench.step()
     gc.collect()
-    times, faults = [], []
+    if probe:
+        probe_seconds()  # the first one after a step or a collection runs cold
+    times, faults, probes = [], [], []
     for _ in range(repeats):
+        if probe:
+            probes.append(probe_seconds())
         f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0 = time.perf_counter()
         bench.step()
@@ -85,7 +90,7 @@ def run_one(wl: Workload, system: str, data: dict[str, np.ndarray], warmup: int,
         # the OS and took back (see benchmarks/README.md, "memory churn").
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
     return {**result, "status": "ok", "times_s": times, "page_faults": faults,
-            "check": checks}
+            "check": checks, **({"probe_s": probes} if probe else {})}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help=".npz written by benchmarks.run")
     parser.add_argument("--warmup", type=int, required=True)
     parser.add_argument("--repeats", type=int, required=True)
+    parser.add_argument("--probe", action="store_true",
+                        help="time the speed probe before each timed step (for --wait-fast)")
     args = parser.parse_args(argv)
     wl = WORKLOADS[args.workload]
     if args.system not in wl.systems:
@@ -104,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         data = {k: npz[k] for k in npz.files}
     load_before = os.getloadavg()[0]
     try:
-        result = run_one(wl, args.system, data, args.warmup, args.repeats)
+        result = run_one(wl, args.system, data, args.warmup, args.repeats, args.probe)
     except Exception as exc:  # a broken system becomes an 'error' row, not a crashed run
         traceback.print_exc()
         result = {"workload": wl.id, "system": args.system, "status": "error",
