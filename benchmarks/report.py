@@ -216,7 +216,7 @@ def _run_line(k: int, run: Run) -> str:
         if timed:
             dropped = sum(r.get("steps_dropped", 0) for r in run["results"])
             load += (f"; {dropped} of {timed} timed steps dropped as timed in a slow spell "
-                     f"(the probe before the step over 1.25× the system's fastest)")
+                     f"(the probe before the step over 1.25× the system's usual fast probe)")
     return (f"- run {k}: {m['date']}; git {m['git']}; `{' '.join(run.get('argv', []))}` "
             f"({run['mode']}); wall time {run['elapsed_s']:.0f} s; 1-min load average "
             f"{load} (the benchmark itself adds about 1)")

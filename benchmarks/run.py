@@ -138,11 +138,11 @@ def pooled(rounds: list[dict[str, Any]], slack: float = 1.25) -> dict[str, Any]:
     probes of every round together; the first round's value check; an error if any round
     failed.
 
-    Where the rounds timed the probe before each step (``--wait-fast``), the steps whose
-    probe ran over ``slack`` times this system's fastest probe were timed in a slow spell
-    and are dropped, unless that would drop half of them or more; ``all_times_s`` keeps
-    every step.  The reference is the system's own fastest probe, not the parent's: the
-    probe runs at different speeds in different processes (~1.4x slower beside PyTorch).
+    Where the rounds timed the probe before each step (``--wait-fast``), a step whose probe
+    ran over ``slack`` times this system's usual fast probe (the 10th percentile of its
+    probes) was timed in a slow spell, and is dropped; ``all_times_s`` keeps every step.
+    The reference is each system's own because a probe right after a step still runs a
+    little slower the more code the step ran.
     """
     first = rounds[0]
     failed = [r for r in rounds if r["status"] != "ok"]
@@ -156,14 +156,12 @@ def pooled(rounds: list[dict[str, Any]], slack: float = 1.25) -> dict[str, Any]:
            "cpu_busy_before": _worst(rounds, "cpu_busy_before"),
            "probe_slowdown_before": _worst(rounds, "probe_slowdown_before")}
     if "probe_s" in res:
-        best = min(res["probe_s"])
-        fast = [p <= slack * best for p in res["probe_s"]]
+        usual = sorted(res["probe_s"])[len(res["probe_s"]) // 10]
+        fast = [p <= slack * usual for p in res["probe_s"]]
         res["all_times_s"] = res["times_s"]
-        res["steps_slow"] = fast.count(False)
-        if 2 * fast.count(True) > len(fast):
-            res["times_s"] = [t for t, f in zip(res["times_s"], fast, strict=True) if f]
-            res["page_faults"] = [n for n, f in zip(res["page_faults"], fast, strict=True) if f]
-        res["steps_dropped"] = len(res["all_times_s"]) - len(res["times_s"])
+        res["times_s"] = [t for t, f in zip(res["times_s"], fast, strict=True) if f]
+        res["page_faults"] = [n for n, f in zip(res["page_faults"], fast, strict=True) if f]
+        res["steps_dropped"] = fast.count(False)
     return res
 
 

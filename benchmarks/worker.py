@@ -81,7 +81,8 @@ def run_one(wl: Workload, system: str, data: dict[str, np.ndarray], warmup: int,
     times, faults, probes = [], [], []
     for _ in range(repeats):
         if probe:
-            probes.append(probe_seconds())
+            probe_seconds(20)  # untimed: the first calls after a step run cold, the more so
+            probes.append(probe_seconds())  # the more code the step ran (~1.4x: PyTorch)
         f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0 = time.perf_counter()
         bench.step()
