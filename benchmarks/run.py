@@ -29,6 +29,7 @@ from .workloads import select
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = 0
+SLACK = 1.25  # how much slower than the fastest probe still counts as full speed
 
 
 def child_env(threads: int | None, malloc_tuned: bool) -> dict[str, str]:
@@ -73,7 +74,7 @@ class SpeedGate:
     calls, ~1 ms) on each allowed CPU is compared with the fastest probe seen in this run.
     """
 
-    def __init__(self, slack: float = 1.25) -> None:
+    def __init__(self, slack: float = SLACK) -> None:
         self.slack = slack
         self.best = float("inf")
 
@@ -133,7 +134,7 @@ def run_gated(wl: Workload, system: str, data_path: Path, mode: str, env: dict[s
     return res
 
 
-def pooled(rounds: list[dict[str, Any]], slack: float = 1.25) -> dict[str, Any]:
+def pooled(rounds: list[dict[str, Any]], slack: float = SLACK) -> dict[str, Any]:
     """One system's results from several rounds as one: the timed steps, page faults and
     probes of every round together; the first round's value check; an error if any round
     failed.

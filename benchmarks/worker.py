@@ -76,13 +76,13 @@ def run_one(wl: Workload, system: str, data: dict[str, np.ndarray], warmup: int,
     for _ in range(max(0, warmup - wl.check_steps)):
         bench.step()
     gc.collect()
-    if probe:
-        probe_seconds()  # the first one after a step or a collection runs cold
     times, faults, probes = [], [], []
     for _ in range(repeats):
         if probe:
-            probe_seconds(20)  # untimed: the first calls after a step run cold, the more so
-            probes.append(probe_seconds())  # the more code the step ran (~1.4x: PyTorch)
+            # 20 untimed calls first: the first ones after a step run cold, the more so the
+            # more code the step ran (~1.4x slower after a PyTorch step without them).
+            probe_seconds(20)
+            probes.append(probe_seconds())
         f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0 = time.perf_counter()
         bench.step()
