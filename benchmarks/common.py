@@ -79,6 +79,7 @@ class Workload:
 
 
 PROBE_INPUT = np.ones(16, np.float32)
+PROBE_SLACK = 1.25  # how much slower than the fastest probe still counts as full speed
 
 
 def probe_seconds(calls: int = 100) -> float:

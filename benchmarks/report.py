@@ -6,6 +6,7 @@ import math
 import statistics
 from typing import Any
 
+from .common import PROBE_SLACK
 from .workloads import WORKLOADS
 
 PEERS = {"numpy": "numpy", "torch": "torch", "hips": "autograd", "micrograd": "micrograd"}
@@ -215,8 +216,8 @@ def _run_line(k: int, run: Run) -> str:
         timed = sum(len(r.get("all_times_s", ())) for r in run["results"])
         if timed:
             dropped = sum(r.get("steps_dropped", 0) for r in run["results"])
-            load += (f"; {dropped} of {timed} timed steps dropped as timed in a slow spell "
-                     f"(the probe before the step over 1.25× the system's usual fast probe)")
+            load += (f"; {dropped} of {timed} timed steps dropped as timed in a slow spell (the "
+                     f"probe before the step over {PROBE_SLACK}× the system's usual fast probe)")
     return (f"- run {k}: {m['date']}; git {m['git']}; `{' '.join(run.get('argv', []))}` "
             f"({run['mode']}); wall time {run['elapsed_s']:.0f} s; 1-min load average "
             f"{load} (the benchmark itself adds about 1)")

@@ -22,14 +22,13 @@ from typing import Any
 import numpy as np
 
 from . import report
-from .common import Workload, probe_seconds
+from .common import PROBE_SLACK, Workload, probe_seconds
 from .machine import MALLOC_TUNED, THREAD_VARS, machine_info
 from .worker import MARKER
 from .workloads import select
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = 0
-SLACK = 1.25  # how much slower than the fastest probe still counts as full speed
 
 
 def child_env(threads: int | None, malloc_tuned: bool) -> dict[str, str]:
@@ -74,7 +73,7 @@ class SpeedGate:
     calls, ~1 ms) on each allowed CPU is compared with the fastest probe seen in this run.
     """
 
-    def __init__(self, slack: float = SLACK) -> None:
+    def __init__(self, slack: float = PROBE_SLACK) -> None:
         self.slack = slack
         self.best = float("inf")
 
@@ -134,7 +133,7 @@ def run_gated(wl: Workload, system: str, data_path: Path, mode: str, env: dict[s
     return res
 
 
-def pooled(rounds: list[dict[str, Any]], slack: float = SLACK) -> dict[str, Any]:
+def pooled(rounds: list[dict[str, Any]], slack: float = PROBE_SLACK) -> dict[str, Any]:
     """One system's results from several rounds as one: the timed steps, page faults and
     probes of every round together; the first round's value check; an error if any round
     failed.
