@@ -41,26 +41,40 @@ __all__ = [
 ]
 
 
+class _Counts:
+    """The switches' counts over every thread (one object, `COUNTS`), which every recorded
+    op reads before the thread-local flags.  A module-level object with slots, not class
+    attributes: CPython 3.11 specializes a slot read (two fast instructions) but not a
+    class attribute read, which is a full lookup."""
+
+    __slots__ = ("annotating", "grad_off", "inplace_writes")
+
+    def __init__(self) -> None:
+        # How many in-place writes there have been, in any thread: backward checks saved
+        # values only once there was one.  A write stamps the value's version cell with the
+        # next recording number (``_SEQ``), so "modified after the node was recorded" is
+        # one comparison with the node's own ``_seq`` and costs nothing until an in-place
+        # op runs.
+        self.inplace_writes = 0
+        # How many threads have ``annotate`` on: while none has, a recorded op tests this
+        # count instead of the thread-local flag, which costs three times as much to read.
+        self.annotating = 0
+        # How many threads have grad mode off: while none has, a recorded op tests this
+        # count instead of the thread-local flag (``not COUNTS.grad_off or
+        # STATE.grad_enabled``), which costs about 70 ns more.  A thread that ends with
+        # grad mode off leaves it counted: the test then reads the flag, still right.
+        self.grad_off = 0
+
+
+COUNTS = _Counts()
+_COUNTS_LOCK = threading.Lock()  # for the counts: ``+=`` is not atomic
+
+
 class _State(threading.local):
     """The engine's switches, one set per thread (as PyTorch's grad mode and anomaly mode):
     ``no_grad()`` in one thread does not stop another from recording.  Every recorded op
-    reads them; a thread-local attribute read costs a few tens of nanoseconds."""
-
-    # How many in-place writes there have been, in any thread (a class attribute: shared;
-    # written as ``_State.inplace_writes``): backward checks saved values only once there
-    # was one.  A write stamps the value's version cell with the next recording number
-    # (``_SEQ``), so "modified after the node was recorded" is one comparison with the
-    # node's own ``_seq`` and costs nothing until an in-place op runs.
-    inplace_writes = 0
-    # How many threads have ``annotate`` on (shared, like ``inplace_writes``): while none
-    # has, a recorded op tests this class attribute instead of the thread-local flag, which
-    # costs three times as much to read.
-    annotating = 0
-    # How many threads have grad mode off (shared, like ``annotating``): while none has, a
-    # recorded op tests this class attribute instead of the thread-local flag (``not
-    # _State.grad_off or STATE.grad_enabled``), which costs about 70 ns more.  A thread that
-    # ends with grad mode off leaves it counted: the test then reads the flag, still right.
-    grad_off = 0
+    reads them (after `COUNTS`); a thread-local attribute read costs a few tens of
+    nanoseconds."""
 
     def __init__(self) -> None:  # run once in each thread, on its first use
         # Written through set_grad only, which keeps ``grad_off``.
@@ -105,17 +119,14 @@ class _State(threading.local):
         on = bool(on)
         if on != self.grad_enabled:
             with _COUNTS_LOCK:
-                _State.grad_off += -1 if on else 1
+                COUNTS.grad_off += -1 if on else 1
             self.grad_enabled = on
 
     def _set_annotate(self, on: bool) -> None:
         if on != self.annotate:
             with _COUNTS_LOCK:
-                _State.annotating += 1 if on else -1
+                COUNTS.annotating += 1 if on else -1
             self.annotate = on
-
-
-_COUNTS_LOCK = threading.Lock()  # for the shared counts: ``+=`` is not atomic
 
 
 STATE = _State()
@@ -351,16 +362,17 @@ class Recorded(Node):
 class Const(Node):
     """A non-node operand (a Python number or array) standing in a graph as a constant.
 
-    Only ``data`` is set per instance; the fields a graph walk reads are class constants
-    (they shadow Node's slots), so wrapping an operand costs one allocation and one store.
+    The fields every op and every backward step read (``requires_grad``, ``grad_fn``) are
+    slots, set by `const`; the rarely read ones are class constants.  (CPython 3.11 does not
+    specialize reading a class attribute through an instance: each such read is a full
+    lookup, several times a store's cost.)
     """
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "grad_fn")
 
     data: Any
-    requires_grad = False  # type: ignore[misc]
     grad = None
-    grad_fn = None
+    grad_fn: None
     _op = None
     _parents = ()
     _hooks = None  # type: ignore[misc]
@@ -394,6 +406,8 @@ def const(data: Any) -> Const:
     """Wrap ``data`` as a constant parent (never requires grad)."""
     c = _new(Const)
     c.data = data
+    c.requires_grad = False
+    c.grad_fn = None
     return c
 
 
@@ -470,7 +484,7 @@ def _check_saved(node: Recorded, saved: tuple, i: int) -> None:
 
 def bump_version(t: Node) -> None:
     """Record that ``t``'s data was modified in place (optimizers call this after a step)."""
-    _State.inplace_writes += 1
+    COUNTS.inplace_writes += 1
     vc = t._vc
     if vc is None:
         vc = t._share_version()
@@ -511,7 +525,7 @@ def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph:
             r._pending = r._pending + g
     captured: dict[int, Any] = {}
     handed_out: set[int] = {id(g) for g in root_grads}  # arrays a leaf may not keep as-is
-    check_saved = STATE.inplace_writes != 0
+    check_saved = COUNTS.inplace_writes != 0
     anomaly = STATE.anomaly
     watched = anomaly is not None or observer is not None
     prev_mode = STATE.grad_enabled

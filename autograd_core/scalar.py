@@ -8,7 +8,7 @@ from typing import Any
 
 from . import engine
 from . import primitives as P
-from .engine import STATE, Const, Node, Op, Recorded, _annotate, _State, next_seq
+from .engine import COUNTS, STATE, Const, Node, Op, Recorded, _annotate, const, next_seq
 from .namespaces import FLOAT_NS
 
 __all__ = ["Scalar"]
@@ -44,7 +44,7 @@ def _record(op: Op, value: float, a: Node, b: Node | None = None, ctx: Any = Non
     s._seq = next_seq()
     if ctx is not None:
         s._ctx = ctx  # rare (clip): lands in the instance dict, see Scalar
-    if _State.annotating and STATE.annotate:
+    if COUNTS.annotating and STATE.annotate:
         _annotate(s, value)
     return s
 
@@ -59,8 +59,7 @@ _CONSTS: dict[float, Const] = {}
 def _constant(x: float) -> Const:
     c = _CONSTS.get(x)
     if c is None:
-        c = _new(Const)
-        c.data = x
+        c = const(x)
         if x and x == x and len(_CONSTS) < 1024:
             _CONSTS[x] = c
     return c
@@ -80,13 +79,13 @@ def _binary(op: Op, a: Any, b: Any) -> Scalar:
         a = _operand(a, op)
     if type(b) is not Scalar:
         b = _operand(b, op)
-    if (a.requires_grad or b.requires_grad) and (not _State.grad_off or STATE.grad_enabled):
+    if (a.requires_grad or b.requires_grad) and (not COUNTS.grad_off or STATE.grad_enabled):
         return _record(op, op.sfwd(a.data, b.data), a, b)
     return _snew(op.sfwd(a.data, b.data))
 
 
 def _unary(op: Op, a: Scalar) -> Scalar:
-    if a.requires_grad and (not _State.grad_off or STATE.grad_enabled):
+    if a.requires_grad and (not COUNTS.grad_off or STATE.grad_enabled):
         return _record(op, op.sfwd(a.data), a)
     return _snew(op.sfwd(a.data))
 
@@ -262,7 +261,7 @@ class Scalar(Recorded):
 
     def clip(self, min: float | None = None, max: float | None = None) -> Scalar:  # noqa: A002
         value = P.CLIP.sfwd(self.data, min, max)
-        if self.requires_grad and (not _State.grad_off or STATE.grad_enabled):
+        if self.requires_grad and (not COUNTS.grad_off or STATE.grad_enabled):
             return _record(P.CLIP, value, self, None, (min, max))
         return _snew(value)
 

@@ -15,6 +15,7 @@ import numpy as np
 from . import backends, engine
 from . import primitives as _P
 from .engine import (
+    COUNTS,
     SAVED_PARENTS,
     STATE,
     Const,
@@ -22,13 +23,17 @@ from .engine import (
     Op,
     Recorded,
     _annotate,
-    _State,
     bump_version,
     const,
     next_seq,
 )
 from .errors import OpError
 from .namespaces import NUMPY_NS
+
+# numpy defines a module ``__getattr__``, so CPython 3.11 never specializes ``np.ndarray``
+# read inside a function (a dict lookup through the module each time); a global is.
+_ndarray = np.ndarray
+_asarray = np.asarray
 
 __all__ = ["Tensor", "as_tensor", "from_numpy", "get_default_dtype", "set_default_dtype",
            "tensor"]
@@ -1140,10 +1145,6 @@ class TensorNode(Recorded):
     shape: tuple[int, ...]
     dtype: np.dtype
     _plain_ns = NUMPY_NS
-    # Class constants shadowing Node's slots: one store fewer per op.  A node is always
-    # recorded, so it requires grad; hooks (rare) land in the instance dict.
-    requires_grad = True  # type: ignore[misc]
-    _hooks: dict[int, Callable] | None = None  # type: ignore[misc]
 
     @property
     def data(self) -> TensorNode:
@@ -1201,6 +1202,10 @@ def _made_of(data: np.ndarray, op: Op, a: Any, b: Any, ctx: Any = None, fits: bo
     and each field is set once (``engine._record`` inlined).  ``fits``: the caller knows
     the gradients fit their inputs (``Recorded._fits``)."""
     node = _new(TensorNode)
+    # Set here although always the same: backward reads both of every node, and CPython
+    # 3.11 does not specialize a class attribute read through an instance (a store is cheaper).
+    node.requires_grad = True
+    node._hooks = None
     node._pending = None
     node.dtype = data.dtype
     # ``like``: an input's node of the output's shape, when one is known to be (the output
@@ -1245,7 +1250,7 @@ def _made_of(data: np.ndarray, op: Op, a: Any, b: Any, ctx: Any = None, fits: bo
     node._ctx = ctx
     node._fits = fits or op.elementwise
     node._seq = next_seq()
-    if _State.annotating and STATE.annotate:
+    if COUNTS.annotating and STATE.annotate:
         _annotate(node, data)
     t = _new(Tensor)  # not a graph node itself: _pending and _hooks stay unset
     t.data = data
@@ -1356,11 +1361,11 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
     number = False
     if isinstance(a, Tensor):
         ad = a.data
-        if type(ad) is not np.ndarray:
+        if type(ad) is not _ndarray:
             return _foreign_op(op, (a, b), ())
         if isinstance(b, Tensor):
             bd = b.data
-            if type(bd) is not np.ndarray:
+            if type(bd) is not _ndarray:
                 return _foreign_op(op, (a, b), ())
         else:
             number = type(b) in _PY_NUMBERS
@@ -1370,7 +1375,7 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
             bd = b.data
     else:
         bd = b.data
-        if type(bd) is not np.ndarray:
+        if type(bd) is not _ndarray:
             return _foreign_op(op, (a, b), ())
         number = type(a) in _PY_NUMBERS
         c = _NUMBER_CONSTS.get((a, bd.dtype)) if number else None
@@ -1380,11 +1385,11 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
         data = op.fwd(ad, bd)
     except ValueError:
         raise _shape_error(op, ad, bd) from None
-    if type(data) is not np.ndarray:
-        data = np.asarray(data)
-    if (type(ad) is not np.ndarray or data.dtype is not ad.dtype) and data.dtype.kind == "f":
+    if type(data) is not _ndarray:
+        data = _asarray(data)
+    if (type(ad) is not _ndarray or data.dtype is not ad.dtype) and data.dtype.kind == "f":
         data = _float_result(data, ad, bd)
-    if (a.requires_grad or b.requires_grad) and (not _State.grad_off or STATE.grad_enabled):
+    if (a.requires_grad or b.requires_grad) and (not COUNTS.grad_off or STATE.grad_enabled):
         return _made_of(data, op, a, b, None,
                         number or (ad.dtype is bd.dtype and ad.shape == bd.shape))
     return _make(data) if STATE.tracer is None else _traced(data, op, (a, b))
@@ -1395,14 +1400,14 @@ def _unary(op: Op, a: Any, *ctx: Any) -> Tensor:
     if not isinstance(a, Tensor):
         a = Tensor(a)
     ad = a.data
-    if type(ad) is not np.ndarray:
+    if type(ad) is not _ndarray:
         return _foreign_op(op, (a,), ctx)
     data = op.fwd(ad, *ctx) if ctx else op.fwd(ad)
-    if type(data) is not np.ndarray:
-        data = np.asarray(data)
+    if type(data) is not _ndarray:
+        data = _asarray(data)
     if data.dtype is not ad.dtype and data.dtype.kind == "f" and op is not _P.CAST:
         data = _float_result(data, ad)
-    if a.requires_grad and (not _State.grad_off or STATE.grad_enabled):
+    if a.requires_grad and (not COUNTS.grad_off or STATE.grad_enabled):
         return _made_of(data, op, a, None, ctx or None)
     return _make(data) if STATE.tracer is None else _traced(data, op, (a,), ctx or None)
 
@@ -1417,7 +1422,7 @@ def _apply(op: Op, inputs: tuple[Tensor | Const, ...], data: Any, ctx: Any = Non
     if type(data) is not np.ndarray and not backends.is_foreign(data):
         data = np.asarray(data)
     out = None
-    if not _State.grad_off or STATE.grad_enabled:
+    if not COUNTS.grad_off or STATE.grad_enabled:
         for x in inputs:
             if x.requires_grad:
                 out = _made_by(data, op, inputs, ctx)

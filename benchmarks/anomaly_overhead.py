@@ -43,7 +43,7 @@ def stripped_made_of() -> Any:
     """``tensor._made_of`` without the scope/anomaly test (the counterfactual), compiled from
     its own source so the two cannot drift apart."""
     source = inspect.getsource(tensor_module._made_of)
-    test = "    if _State.annotating and STATE.annotate:\n        _annotate(node, data)\n"
+    test = "    if COUNTS.annotating and STATE.annotate:\n        _annotate(node, data)\n"
     assert test in source, "the flag test moved: update this benchmark"
     namespace = dict(vars(tensor_module))
     exec(source.replace(test, ""), namespace)

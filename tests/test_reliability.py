@@ -130,32 +130,32 @@ def test_load_state_dict_can_refuse_non_finite_values_and_names_them():
 
 
 def test_the_shared_count_of_threads_with_grad_off_follows_every_switch():
-    # Recorded ops test ``_State.grad_off`` before the thread-local flag: it must count
+    # Recorded ops test ``COUNTS.grad_off`` before the thread-local flag: it must count
     # exactly the threads whose grad mode is off, through nesting, backward and a thread
     # that ends with grad mode off (which stays counted: the flag is then read, still right).
-    from autograd_core.engine import _State
+    from autograd_core.engine import COUNTS
 
-    base = _State.grad_off
+    base = COUNTS.grad_off
     x = ag.tensor([1.0, 2.0], requires_grad=True)
     with ag.no_grad():
-        assert _State.grad_off == base + 1
+        assert COUNTS.grad_off == base + 1
         assert not (x * 2).requires_grad
         with ag.enable_grad():
-            assert _State.grad_off == base and (x * 2).requires_grad
+            assert COUNTS.grad_off == base and (x * 2).requires_grad
         with ag.no_grad():
-            assert _State.grad_off == base + 1
-    assert _State.grad_off == base
+            assert COUNTS.grad_off == base + 1
+    assert COUNTS.grad_off == base
     (x * x).sum().backward(create_graph=False)  # backward turns grad mode off and back
-    assert _State.grad_off == base and x.grad.tolist() == [2.0, 4.0]
+    assert COUNTS.grad_off == base and x.grad.tolist() == [2.0, 4.0]
 
     t = threading.Thread(target=lambda: ag.no_grad().__enter__())
     t.start()
     t.join()
     try:
-        assert _State.grad_off == base + 1
+        assert COUNTS.grad_off == base + 1
         y = x * 3
         assert y.requires_grad and y.grad_fn is not None
         with ag.no_grad():
             assert not (x * 3).requires_grad
     finally:
-        _State.grad_off -= 1  # the ended thread's count (it cannot switch back itself)
+        COUNTS.grad_off -= 1  # the ended thread's count (it cannot switch back itself)
