@@ -1188,26 +1188,28 @@ def _made_by(data: np.ndarray, op: Op, inputs: tuple, ctx: Any = None, fits: boo
     `_made_of`, handed one or two inputs as themselves."""
     n = len(inputs)
     if n == 1:
-        return _made_of(data, op, inputs[0], None, ctx, fits)
+        return _made_of(data, data.dtype, op, inputs[0], None, ctx, fits)
     if n == 2:
-        return _made_of(data, op, inputs[0], inputs[1], ctx, fits)
-    return _made_of(data, op, None, None, ctx, fits, inputs)
+        return _made_of(data, data.dtype, op, inputs[0], inputs[1], ctx, fits)
+    return _made_of(data, data.dtype, op, None, None, ctx, fits, inputs)
 
 
-def _made_of(data: np.ndarray, op: Op, a: Any, b: Any, ctx: Any = None, fits: bool = False,
-             inputs: tuple | None = None) -> Tensor:
+def _made_of(data: np.ndarray, dtype: np.dtype, op: Op, a: Any, b: Any, ctx: Any = None,
+             fits: bool = False, inputs: tuple | None = None) -> Tensor:
     """A Tensor around ``data`` made by ``op`` of ``a`` (and ``b``, None for one input) or,
     of no or three and more inputs, of ``inputs`` (``a`` and ``b`` None); and its node.
     The hot path of every op in grad mode: the inputs come as themselves, not in a tuple,
-    and each field is set once (``engine._record`` inlined).  ``fits``: the caller knows
-    the gradients fit their inputs (``Recorded._fits``)."""
+    and each field is set once (``engine._record`` inlined).  ``dtype``: ``data.dtype``,
+    which the caller has read already (CPython 3.11 does not specialize an ndarray
+    attribute read, so each costs a full lookup).  ``fits``: the caller knows the
+    gradients fit their inputs (``Recorded._fits``)."""
     node = _new(TensorNode)
     # Set here although always the same: backward reads both of every node, and CPython
     # 3.11 does not specialize a class attribute read through an instance (a store is cheaper).
     node.requires_grad = True
     node._hooks = None
     node._pending = None
-    node.dtype = data.dtype
+    node.dtype = dtype
     # ``like``: an input's node of the output's shape, when one is known to be (the output
     # of a fitting or elementwise op): its shape tuple is shared, where ``data.shape``
     # would build a new one.
@@ -1387,10 +1389,12 @@ def _binary(op: Op, a: Any, b: Any) -> Tensor:
         raise _shape_error(op, ad, bd) from None
     if type(data) is not _ndarray:
         data = _asarray(data)
-    if (type(ad) is not _ndarray or data.dtype is not ad.dtype) and data.dtype.kind == "f":
+    dtype = data.dtype
+    if (type(ad) is not _ndarray or dtype is not ad.dtype) and dtype.kind == "f":
         data = _float_result(data, ad, bd)
+        dtype = data.dtype
     if (a.requires_grad or b.requires_grad) and (not COUNTS.grad_off or STATE.grad_enabled):
-        return _made_of(data, op, a, b, None,
+        return _made_of(data, dtype, op, a, b, None,
                         number or (ad.dtype is bd.dtype and ad.shape == bd.shape))
     return _make(data) if STATE.tracer is None else _traced(data, op, (a, b))
 
@@ -1405,10 +1409,12 @@ def _unary(op: Op, a: Any, *ctx: Any) -> Tensor:
     data = op.fwd(ad, *ctx) if ctx else op.fwd(ad)
     if type(data) is not _ndarray:
         data = _asarray(data)
-    if data.dtype is not ad.dtype and data.dtype.kind == "f" and op is not _P.CAST:
+    dtype = data.dtype
+    if dtype is not ad.dtype and dtype.kind == "f" and op is not _P.CAST:
         data = _float_result(data, ad)
+        dtype = data.dtype
     if a.requires_grad and (not COUNTS.grad_off or STATE.grad_enabled):
-        return _made_of(data, op, a, None, ctx or None)
+        return _made_of(data, dtype, op, a, None, ctx or None)
     return _make(data) if STATE.tracer is None else _traced(data, op, (a,), ctx or None)
 
 
