@@ -52,7 +52,7 @@ class _Counts:
     def __init__(self) -> None:
         # How many in-place writes there have been, in any thread: backward checks saved
         # values only once there was one.  A write stamps the value's version cell with the
-        # next recording number (``_SEQ``), so "modified after the node was recorded" is
+        # next recording number (``SEQ``), so "modified after the node was recorded" is
         # one comparison with the node's own ``_seq`` and costs nothing until an in-place
         # op runs.
         self.inplace_writes = 0
@@ -343,7 +343,7 @@ class Recorded(Node):
     _saved: tuple[Any, ...] | None
     _out: Any
     _ctx: Any
-    _seq: int  # see _SEQ
+    _seq: int  # see SEQ
     _fits: bool
 
     @property
@@ -395,16 +395,15 @@ class _SavedParents(tuple):
 # ``_saved`` of a node whose rules read only inputs that are their own nodes (Recorded).
 SAVED_PARENTS = _SavedParents()
 
-_new = object.__new__
 # Recording order, counted downwards: every consumer of a node is recorded after it, so a
-# min-heap on ``_seq`` hands the driver each node after all of its consumers.
-_SEQ = itertools.count(0, -1)
-next_seq = _SEQ.__next__
+# min-heap on ``_seq`` hands the driver each node after all of its consumers.  Read as
+# ``next(SEQ)``: CPython specializes that builtin call, not a bound ``SEQ.__next__``.
+SEQ = itertools.count(0, -1)
 
 
 def const(data: Any) -> Const:
     """Wrap ``data`` as a constant parent (never requires grad)."""
-    c = _new(Const)
+    c = Const()  # no __init__: the class's call is the cheapest way to make one
     c.data = data
     c.requires_grad = False
     c.grad_fn = None
@@ -488,7 +487,7 @@ def bump_version(t: Node) -> None:
     vc = t._vc
     if vc is None:
         vc = t._share_version()
-    vc[0] = next_seq()  # later than every node recorded so far (the count goes down)
+    vc[0] = next(SEQ)  # later than every node recorded so far (the count goes down)
 
 
 def run_backward(roots: Sequence[Node], root_grads: Sequence[Any], retain_graph: bool,

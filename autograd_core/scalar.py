@@ -8,7 +8,7 @@ from typing import Any
 
 from . import engine
 from . import primitives as P
-from .engine import COUNTS, STATE, Const, Node, Op, Recorded, _annotate, const, next_seq
+from .engine import COUNTS, SEQ, STATE, Const, Node, Op, Recorded, _annotate, const
 from .namespaces import FLOAT_NS
 
 __all__ = ["Scalar"]
@@ -41,7 +41,7 @@ def _record(op: Op, value: float, a: Node, b: Node | None = None, ctx: Any = Non
     s._b = b
     s._out = value
     s._pending = None
-    s._seq = next_seq()
+    s._seq = next(SEQ)
     if ctx is not None:
         s._ctx = ctx  # rare (clip): lands in the instance dict, see Scalar
     if COUNTS.annotating and STATE.annotate:

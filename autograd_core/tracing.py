@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .backends import is_foreign, on_host
-from .engine import STATE, next_seq
+from .engine import SEQ, STATE
 from .errors import CompileError
 from .tensor import Tensor, _make
 
@@ -54,10 +54,10 @@ class Tracer:
 
     def outside(self, fn: Callable[..., Any], inputs: tuple[Any, ...],
                 outputs: tuple[Tensor, ...]) -> None:
-        self.events.append((next_seq(), "outside", fn, inputs, outputs))
+        self.events.append((next(SEQ), "outside", fn, inputs, outputs))
 
     def call(self, fn: Callable[[], Any]) -> None:
-        self.events.append((next_seq(), "call", fn, (), ()))
+        self.events.append((next(SEQ), "call", fn, (), ()))
 
     def run(self, fn: Callable[[], Any]) -> Any:
         """Record ``fn()`` as one call of the plan and run it now, untraced: its body is
@@ -79,7 +79,7 @@ class Tracer:
     def backward(self, root: Any, grad: Any, create_graph: bool) -> None:
         if create_graph:
             self.refuse("backward(create_graph=True)")
-        self.events.append((next_seq(), "backward", None, (root, grad), ()))
+        self.events.append((next(SEQ), "backward", None, (root, grad), ()))
 
     def module(self, module: Any) -> None:
         self.modules.setdefault(id(module), (module, module.training))
