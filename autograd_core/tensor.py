@@ -1207,7 +1207,7 @@ def _made_of(data: np.ndarray, dtype: np.dtype, op: Op, a: Any, b: Any, ctx: Any
     which the caller has read already (CPython 3.11 does not specialize an ndarray
     attribute read, so each costs a full lookup).  ``fits``: the caller knows the
     gradients fit their inputs (``Recorded._fits``)."""
-    node = TensorNode()  # the class's own call: a third cheaper than object.__new__'s
+    node = TensorNode()  # the class's own call: ~300 instructions less than object.__new__
     # Set here although always the same: backward reads both of every node, and CPython
     # 3.11 does not specialize a class attribute read through an instance (a store is cheaper).
     node.requires_grad = True
