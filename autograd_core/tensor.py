@@ -1190,12 +1190,12 @@ def _made_by(data: np.ndarray, op: Op, inputs: tuple, ctx: Any = None, fits: boo
              ) -> Tensor:
     """A Tensor around ``data`` made by ``op`` of ``inputs`` (any number), and its node:
     `_made_of`, handed one or two inputs as themselves."""
-    n = len(inputs)
+    n, dtype = len(inputs), data.dtype
     if n == 1:
-        return _made_of(data, data.dtype, op, inputs[0], None, ctx, fits)
+        return _made_of(data, dtype, op, inputs[0], None, ctx, fits)
     if n == 2:
-        return _made_of(data, data.dtype, op, inputs[0], inputs[1], ctx, fits)
-    return _made_of(data, data.dtype, op, None, None, ctx, fits, inputs)
+        return _made_of(data, dtype, op, inputs[0], inputs[1], ctx, fits)
+    return _made_of(data, dtype, op, None, None, ctx, fits, inputs)
 
 
 def _made_of(data: np.ndarray, dtype: np.dtype, op: Op, a: Any, b: Any, ctx: Any = None,
