@@ -692,7 +692,7 @@ def window_ties(a: np.ndarray, top: np.ndarray, kernel: tuple[int, int],
         ties = [xp.astype(a[index] == top, dtype) for index in offsets]
         return offsets, ties, sum(ties[1:], ties[0])
     ties = [a[index] == top for index in offsets]
-    if len(ties) > 255:
+    if len(ties) > 255:  # a uint8 count would wrap around
         count = buffers.zeros(top.shape, dtype)
         for tie in ties:
             count += tie

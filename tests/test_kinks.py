@@ -53,20 +53,20 @@ def test_window_max_ties_share_each_windows_gradient():
     assert np.isnan(y.grad.data[0, :2]).all() and y.grad.data[0, 2:].tolist() == [1.0, 0.0]
 
 
-@pytest.mark.parametrize("side", [15, 16])  # 225 and 256 ties: a one-byte count's edge
-def test_window_max_counts_many_ties_without_overflow(side):
-    x = ag.Tensor(np.zeros((1, side, side), np.float32), requires_grad=True)
-    y = ag.window_max(x, (side, side), (side, side))
+@pytest.mark.parametrize("kernel", [(15, 17), (16, 16)])  # 255 ties: a one-byte count's
+def test_window_max_counts_many_ties_without_overflow(kernel):  # most; 256: a float count
+    x = ag.Tensor(np.zeros((1, *kernel), np.float32), requires_grad=True)
+    y = ag.window_max(x, kernel, kernel)
     (y * 2.0).sum().backward()
     assert x.grad.dtype == np.float32
-    np.testing.assert_allclose(x.grad.data, np.float32(2.0) / side ** 2)
+    np.testing.assert_allclose(x.grad.data, np.float32(2.0) / (kernel[0] * kernel[1]))
     # Second order: the recorded backward's adjoint gathers each window's shares back.
     v = ag.Tensor(np.ones((1, 1, 1), np.float32), requires_grad=True)
-    y = ag.window_max(x, (side, side), (side, side))
+    y = ag.window_max(x, kernel, kernel)
     (gx,) = ag.grad(y, x, grad_outputs=v, create_graph=True)
     (gv,) = ag.grad((gx * 3.0).sum(), v)
     assert gv.dtype == np.float32
-    np.testing.assert_allclose(gv.data, [[[3.0]]], rtol=1e-6)
+    np.testing.assert_allclose(gv.data, [[[3.0]]], rtol=1e-4)  # a sum of 255 float32 shares
 
 
 def test_clip_passes_gradient_on_closed_interval():
