@@ -692,14 +692,10 @@ def window_ties(a: np.ndarray, top: np.ndarray, kernel: tuple[int, int],
         ties = [xp.astype(a[index] == top, dtype) for index in offsets]
         return offsets, ties, sum(ties[1:], ties[0])
     ties = [a[index] == top for index in offsets]
-    if len(ties) > 255:  # a uint8 count would wrap around
-        count = buffers.zeros(top.shape, dtype)
-        for tie in ties:
-            count += tie
-        return offsets, ties, count
-    count = ties[0].astype(np.uint8)
+    wide = len(ties) > 255  # a uint8 count would wrap around
+    count = ties[0].astype(dtype if wide else np.uint8)
     for tie in ties[1:]:
-        count += tie.view(np.uint8)
+        count += tie if wide else tie.view(np.uint8)  # the view: an add without a cast
     return offsets, ties, count
 
 

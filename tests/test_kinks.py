@@ -53,8 +53,9 @@ def test_window_max_ties_share_each_windows_gradient():
     assert np.isnan(y.grad.data[0, :2]).all() and y.grad.data[0, 2:].tolist() == [1.0, 0.0]
 
 
-@pytest.mark.parametrize("kernel", [(15, 17), (16, 16)])  # 255 ties: a one-byte count's
-def test_window_max_counts_many_ties_without_overflow(kernel):  # most; 256: a float count
+@pytest.mark.parametrize("kernel", [(15, 17), (16, 16)])
+def test_window_max_counts_many_ties_without_overflow(kernel):
+    """255 ties, the most a one-byte count holds, and 256, counted as floats."""
     x = ag.Tensor(np.zeros((1, *kernel), np.float32), requires_grad=True)
     y = ag.window_max(x, kernel, kernel)
     (y * 2.0).sum().backward()
